@@ -1,0 +1,169 @@
+"""Interface text in each language.  Pass the language explicitly; no globals."""
+from __future__ import annotations
+
+import datetime as dt
+
+STRINGS: dict[str, dict[str, str]] = {
+    "home": {"zh": "首页", "en": "Home"},
+    "skip": {"zh": "跳到正文", "en": "Skip to content"},
+    "main_nav": {"zh": "主导航", "en": "Main navigation"},
+    "language": {"zh": "语言", "en": "Language"},
+    "issues": {"zh": "公报期刊", "en": "Gazette issues"},
+    "topics": {"zh": "主题", "en": "Topics"},
+    "tags": {"zh": "标签", "en": "Tags"},
+    "issuers": {"zh": "发文机关", "en": "Issuing bodies"},
+    "years": {"zh": "年份", "en": "Years"},
+    "types": {"zh": "文件类型", "en": "Document types"},
+    "latest": {"zh": "最新发布", "en": "Latest publications"},
+    "latest_issue": {"zh": "最新一期", "en": "Latest issue"},
+    "all_issues": {"zh": "全部期刊", "en": "All issues"},
+    "topic_collections": {"zh": "主题集成", "en": "Topic collections"},
+    "records_count": {"zh": "{n} 件", "en": "{n} documents"},
+    "issue_title": {"zh": "{year}年第{number}期", "en": "{year}, No. {number}"},
+    "contents": {"zh": "目录", "en": "Contents"},
+    "chinese_only": {"zh": "仅有中文版", "en": "available in Chinese only"},
+    "chinese_only_page": {"zh": "本文件暂无英文版", "en": "This document is available in Chinese only."},
+    "read_chinese": {"zh": "阅读中文版", "en": "Read the Chinese original"},
+    "no_records": {"zh": "暂无文件。", "en": "No documents yet."},
+    "page_n": {"zh": "第 {n} 页", "en": "Page {n}"},
+    "pagination": {"zh": "分页", "en": "Pagination"},
+    "previous": {"zh": "上一页", "en": "Previous"},
+    "next": {"zh": "下一页", "en": "Next"},
+    "not_found": {"zh": "页面不存在", "en": "Page not found"},
+    "not_found_text": {"zh": "您访问的页面不存在或已移动。", "en": "The page you asked for does not exist or has moved."},
+    "publisher": {"zh": "主办", "en": "Publisher"},
+    "metadata": {"zh": "文件信息", "en": "Document information"},
+    "index_number": {"zh": "索引号", "en": "Index number"},
+    "issuer": {"zh": "发文机关", "en": "Issued by"},
+    "doc_number": {"zh": "发文字号", "en": "Document number"},
+    "written": {"zh": "成文日期", "en": "Date written"},
+    "published": {"zh": "发布日期", "en": "Date published"},
+    "effective": {"zh": "生效日期", "en": "Effective from"},
+    "expires": {"zh": "失效日期", "en": "Expires"},
+    "validity": {"zh": "有效性", "en": "Validity"},
+    "in_issue": {"zh": "刊登期次", "en": "Published in"},
+    "type": {"zh": "类型", "en": "Type"},
+    "source_url": {"zh": "原文链接", "en": "Original source"},
+    "form": {"zh": "解读形式", "en": "Form"},
+    "services": {"zh": "阅办联动", "en": "Online services"},
+    "do_it": {"zh": "去办理", "en": "Apply online"},
+    "basis": {"zh": "政策依据", "en": "Legal and policy basis"},
+    "basis_of": {"zh": "依据本文件制定的文件", "en": "Documents based on this one"},
+    "related": {"zh": "配套文件", "en": "Related documents"},
+    "supersedes": {"zh": "本文件修订或废止", "en": "This document amends or replaces"},
+    "superseded_by": {"zh": "被以下文件修订或废止", "en": "Amended or replaced by"},
+    "interpretations": {"zh": "政策解读", "en": "Interpretations"},
+    "faqs": {"zh": "常见问题与解答", "en": "Frequently asked questions"},
+    "interprets": {"zh": "解读的文件", "en": "Interprets"},
+    "faq_of": {"zh": "相关政策文件", "en": "Policy document"},
+    "attachments": {"zh": "附件", "en": "Attachments"},
+    "entries_appointments": {"zh": "任免名单", "en": "Appointments and removals"},
+    "action": {"zh": "任免", "en": "Action"},
+    "name": {"zh": "姓名", "en": "Name"},
+    "position": {"zh": "职务", "en": "Position"},
+    "organization": {"zh": "单位", "en": "Organisation"},
+    "appoint": {"zh": "任命", "en": "Appointed"},
+    "remove": {"zh": "免去", "en": "Removed"},
+    "honorees": {"zh": "表彰对象", "en": "Honourees"},
+    "honour": {"zh": "荣誉", "en": "Honour"},
+    "kind_person": {"zh": "个人", "en": "Person"},
+    "kind_organization": {"zh": "集体", "en": "Organisation"},
+    "kind_other": {"zh": "其他", "en": "Other"},
+    "consultation": {"zh": "征询意见", "en": "Public consultation"},
+    "consultation_open": {"zh": "正在征询意见", "en": "Open for comments"},
+    "consultation_closed": {"zh": "征询已结束", "en": "Consultation closed"},
+    "consultation_upcoming": {"zh": "尚未开始征询", "en": "Consultation not yet open"},
+    "consultation_period": {"zh": "征询期：{opens} 至 {closes}", "en": "Consultation period: {opens} to {closes}"},
+    "days_left": {"zh": "剩余 {n} 天", "en": "{n} days left"},
+    "last_day": {"zh": "今天是最后一天", "en": "Today is the last day"},
+    "feedback": {"zh": "意见反馈渠道", "en": "How to comment"},
+    "feedback_email": {"zh": "电子邮件", "en": "Email"},
+    "feedback_url": {"zh": "网上反馈", "en": "Online"},
+    "feedback_address": {"zh": "通信地址", "en": "Post"},
+    "outcome": {"zh": "意见采纳情况", "en": "Outcome of the consultation"},
+    "banner_amended": {"zh": "本文件已被修订，请注意查看修订后的文件。", "en": "This document has been amended; see the amending document."},
+    "banner_repealed": {"zh": "本文件已废止。", "en": "This document has been repealed."},
+    "banner_expired": {"zh": "本文件已失效。", "en": "This document has expired."},
+    "banner_not_yet": {"zh": "本文件尚未生效。", "en": "This document is not yet in force."},
+    "banner_superseded": {"zh": "本文件已被修订或替代：", "en": "This document has been amended or replaced by:"},
+    "other_language": {"zh": "中文", "en": "English"},
+    "edition_of": {"zh": "中文原文", "en": "English edition"},
+    "all_types": {"zh": "全部类型", "en": "All types"},
+    "records_in_issue": {"zh": "本期文件", "en": "Documents in this issue"},
+    "issue_date": {"zh": "出版日期", "en": "Date of issue"},
+    "year_n": {"zh": "{year}年", "en": "{year}"},
+    "footer_note": {"zh": "本网站为政府公报电子版。", "en": "This site is the electronic edition of the government gazette."},
+    "english_section": {"zh": "英文版", "en": "English section"},
+    "breadcrumb": {"zh": "位置", "en": "Breadcrumb"},
+    "record_types": {"zh": "文件类型", "en": "Document types"},
+    "description": {"zh": "简介", "en": "About"},
+    "by_type": {"zh": "按类型", "en": "By type"},
+    "translation_note": {"zh": "", "en": "English editions are provided for reference; the Chinese text is authoritative."},
+}
+
+TYPE_NAMES = {
+    "policy": {"zh": "政策文件", "en": "Policy documents"},
+    "interpretation": {"zh": "政策解读", "en": "Policy interpretations"},
+    "faq": {"zh": "常见问题与解答", "en": "FAQ lists"},
+    "appointment": {"zh": "人事任免", "en": "Appointments and removals"},
+    "commendation": {"zh": "表彰褒扬", "en": "Commendations"},
+    "consultation": {"zh": "公开征询意见", "en": "Public consultations"},
+}
+TYPE_SINGULAR = {
+    "policy": {"zh": "政策文件", "en": "Policy document"},
+    "interpretation": {"zh": "政策解读", "en": "Interpretation"},
+    "faq": {"zh": "常见问题与解答", "en": "FAQ list"},
+    "appointment": {"zh": "人事任免", "en": "Appointment notice"},
+    "commendation": {"zh": "表彰褒扬", "en": "Commendation"},
+    "consultation": {"zh": "公开征询意见", "en": "Public consultation"},
+}
+STATUS_NAMES = {
+    "effective": {"zh": "现行有效", "en": "In force"},
+    "amended": {"zh": "已修订", "en": "Amended"},
+    "repealed": {"zh": "已废止", "en": "Repealed"},
+    "expired": {"zh": "已失效", "en": "Expired"},
+    "unknown": {"zh": "有效性待确认", "en": "Validity not stated"},
+    "not-yet": {"zh": "尚未生效", "en": "Not yet in force"},
+}
+FORM_NAMES = {
+    "text": {"zh": "文字解读", "en": "Text"},
+    "graphic": {"zh": "图解", "en": "Graphic"},
+    "video": {"zh": "视频解读", "en": "Video"},
+    "qa": {"zh": "问答", "en": "Questions and answers"},
+}
+MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August",
+             "September", "October", "November", "December"]
+
+
+def _pick(table: dict, key: str, lang: str) -> str:
+    entry = table[key]
+    return entry.get(lang) or entry["en"]
+
+
+def t(key: str, lang: str, **kw) -> str:
+    text = _pick(STRINGS, key, lang)
+    return text.format(**kw) if kw else text
+
+
+def type_name(rtype: str, lang: str, plural: bool = True) -> str:
+    return _pick(TYPE_NAMES if plural else TYPE_SINGULAR, rtype, lang)
+
+
+def status_name(status: str, lang: str) -> str:
+    return _pick(STATUS_NAMES, status, lang)
+
+
+def form_name(form: str, lang: str) -> str:
+    return _pick(FORM_NAMES, form, lang)
+
+
+def format_date(d: dt.date | None, lang: str) -> str:
+    if d is None:
+        return ""
+    if lang.startswith("zh") or lang.startswith("ja"):
+        return f"{d.year}年{d.month}月{d.day}日"
+    return f"{d.day} {MONTHS_EN[d.month - 1]} {d.year}"
+
+
+def language_name(lang: str) -> str:
+    return {"zh": "中文", "en": "English"}.get(lang, lang)

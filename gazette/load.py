@@ -1,0 +1,451 @@
+"""Load stage: files on disk -> validated, typed objects (and diagnostics).
+
+Loading never writes.  Each record file is read, decoded, split, parsed and
+validated exactly once; on large sites this runs in worker processes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ValidationError
+
+from . import markdown, review, yamlload
+from .errors import Diagnostic, Diagnostics
+from .model import RecordEdition
+from .schema import ID_RE, KEY_RE, RECORD_MODELS, RECORD_TYPES, TAXONOMIES, Edition, IssueFile, SiteConfig
+
+PARALLEL_THRESHOLD = 400  # below this many files, worker start-up costs more than it saves
+ISSUE_NAME_RE = re.compile(r"^(\d{4})-(\d{2,})$")
+
+
+# ----------------------------------------------------------------- raw reading
+class FileProblem(Exception):
+    def __init__(self, line, field, message):
+        super().__init__(message)
+        self.line, self.field, self.message = line, field, message
+
+
+def read_text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise FileProblem(line, None, f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); save the file as UTF-8") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text.replace("\r\n", "\n")
+
+
+def split_front_matter(text: str) -> tuple[str, str, int]:
+    """-> (front matter, body, line number where the body starts)."""
+    if not (text.startswith("---\n") or text.rstrip("\n") == "---"):
+        raise FileProblem(1, None, "a record must start with YAML front matter between two '---' lines")
+    pos = 4
+    while True:
+        end = text.find("\n", pos)
+        line = text[pos:] if end < 0 else text[pos:end]
+        if line.rstrip() in ("---", "..."):
+            front = text[4:pos]
+            body = "" if end < 0 else text[end + 1 :]
+            return front, body, front.count("\n") + 3
+        if end < 0:
+            raise FileProblem(1, None, "front matter is not closed: add a '---' line after it")
+        pos = end + 1
+
+
+# ----------------------------------------------------- validation -> messages
+def _clean_msg(msg: str) -> str:
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            return msg[len(prefix) :]
+    return msg
+
+
+def _schema_problems(exc: ValidationError, located: yamlload.Located, prefix: tuple = ()) -> list[tuple]:
+    """pydantic errors -> [(line, field, message)], one per field."""
+    seen: set = set()
+    out = []
+    for err in exc.errors(include_url=False):
+        path: tuple = prefix
+        for part in err["loc"]:
+            if (path + (part,)) in located.lines or err["type"] == "missing":
+                path = path + (part,)
+        msg = _clean_msg(err["msg"])
+        m = re.match(r"^([a-z_][a-z0-9_.]*): (.*)$", msg, re.S)
+        if m and not err["loc"]:
+            path = prefix + tuple(m[1].split("."))
+            msg = m[2]
+        if err["type"] == "missing":
+            msg = "required field is missing"
+            line = located.line_of(path[:-1]) or 1
+        else:
+            line = located.line_of(path) or 1
+            if err["type"] not in ("value_error", "assertion_error") and "input" in err and not isinstance(err["input"], (dict, list)):
+                msg += f" (got {err['input']!r})"
+        field = yamlload.fmt_path(path) or None
+        if (field, err["type"] == "missing") in seen:
+            continue
+        seen.add((field, err["type"] == "missing"))
+        out.append((line, field, msg))
+    return out
+
+
+def _unknown_fields(model: BaseModel, located: yamlload.Located, path: tuple = (), ignored_note: set | None = None):
+    """Warnings for keys no schema knows (usually typos)."""
+    out = []
+    for key in sorted(model.model_extra or {}):
+        known = list(type(model).model_fields)
+        close = difflib.get_close_matches(key, known, n=1)
+        if ignored_note is not None and key in ignored_note:
+            hint = "; it is taken from the original, so it is ignored here"
+        else:
+            hint = f"; did you mean '{close[0]}'?" if close else "; it is ignored"
+        out.append((located.line_of(path + (key,)), yamlload.fmt_path(path + (key,)), f"unknown field '{key}'{hint}"))
+    for name in type(model).model_fields:
+        value = getattr(model, name, None)
+        if isinstance(value, BaseModel):
+            out += _unknown_fields(value, located, path + (name,), ignored_note)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    out += _unknown_fields(item, located, path + (name, i), ignored_note)
+    return out
+
+
+def validate_yaml(model_cls, located: yamlload.Located, problems: list, warnings: list):
+    if not isinstance(located.data, dict):
+        problems.append((located.line_of(()) or 1, None, "expected a YAML mapping of fields"))
+        return None
+    try:
+        obj = model_cls.model_validate(located.data)
+    except ValidationError as exc:
+        problems += _schema_problems(exc, located)
+        return None
+    warnings += _unknown_fields(obj, located)
+    return obj
+
+
+# ------------------------------------------------------------- record files
+@dataclass
+class Loaded:
+    """What a worker returns for one record file."""
+
+    path: Path
+    id: str
+    lang: str | None  # None: the original
+    meta: object = None
+    lines: dict = field(default_factory=dict)
+    body_html: str = ""
+    problems: list = field(default_factory=list)  # (line, field, message)
+    warnings: list = field(default_factory=list)
+    pii: list = field(default_factory=list)  # (line, text, kind), before pii_allow
+    body_line: int = 1
+
+
+_ORIGINAL_ONLY = set(RECORD_MODELS["policy"].model_fields) | {
+    f for m in RECORD_MODELS.values() for f in m.model_fields
+}
+
+
+def load_record_file(path: Path, stem_id: str, lang: str | None) -> Loaded:
+    out = Loaded(path=path, id=stem_id, lang=lang)
+    try:
+        text = read_text(path)
+        out.pii = review.find_pii(text)
+        front, body, body_line = split_front_matter(text)
+        located = yamlload.load(front, line_offset=1)
+    except FileProblem as p:
+        out.problems.append((p.line, p.field, p.message))
+        return out
+    except yamlload.YamlError as e:
+        out.problems.append((e.line, e.field, e.message))
+        return out
+    out.lines = located.lines
+    data = located.data if isinstance(located.data, dict) else {}
+    if lang is None:
+        rtype = data.get("type")
+        if rtype not in RECORD_MODELS:
+            if "type" not in data:
+                out.problems.append((1, "type", f"required field is missing (one of: {', '.join(RECORD_TYPES)})"))
+            else:
+                out.problems.append((located.line_of(("type",)), "type", f"{rtype!r} is not a record type (one of: {', '.join(RECORD_TYPES)})"))
+            # still report the common fields' problems
+            model_cls = RECORD_MODELS["policy"]
+            probe = dict(data, type="policy")
+            try:
+                model_cls.model_validate(probe)
+            except ValidationError as exc:
+                out.problems += [p for p in _schema_problems(exc, located) if p[1] not in ("type", "issuer")]
+            return out
+        meta = validate_yaml(RECORD_MODELS[rtype], located, out.problems, out.warnings)
+    else:
+        ignored = _ORIGINAL_ONLY - set(Edition.model_fields)
+        meta = None
+        if isinstance(located.data, dict):
+            try:
+                meta = Edition.model_validate(located.data)
+                out.warnings += _unknown_fields(meta, located, ignored_note=ignored)
+            except ValidationError as exc:
+                out.problems += _schema_problems(exc, located)
+        else:
+            out.problems.append((1, None, "expected a YAML mapping of fields"))
+    if meta is not None and meta.id != stem_id:
+        out.problems.append((located.line_of(("id",)), "id", f"id '{meta.id}' does not match the file name (expected '{stem_id}')"))
+        meta = None
+    out.meta = meta
+    if meta is not None:
+        out.body_html = markdown.render(body)
+    out.body_line = body_line
+    return out
+
+
+def _load_many(jobs: list[tuple[Path, str, str | None]], workers: int) -> list[Loaded]:
+    if workers > 1 and len(jobs) >= PARALLEL_THRESHOLD:
+        chunk = max(16, len(jobs) // (workers * 8))
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(_load_job, jobs, chunksize=chunk))
+    return [_load_job(j) for j in jobs]
+
+
+def _load_job(job):
+    return load_record_file(*job)
+
+
+# ---------------------------------------------------------------- discovery
+def discover_records(records_dir: Path) -> list[Path]:
+    if not records_dir.is_dir():
+        return []
+    md_files = sorted(p for p in records_dir.rglob("*.md") if p.is_file())
+    all_md = set(md_files)
+    out = []
+    for p in md_files:
+        # Markdown inside a record's attachment folder ID/ is not a record.
+        parent = p.parent
+        inside_attachments = False
+        while parent != records_dir and parent != parent.parent:
+            if parent.with_name(parent.name + ".md") in all_md:
+                inside_attachments = True
+                break
+            parent = parent.parent
+        if not inside_attachments:
+            out.append(p)
+    return out
+
+
+# --------------------------------------------------------------------- the site
+@dataclass
+class LoadedSite:
+    root: Path
+    config: SiteConfig | None
+    build_time: dt.datetime | None
+    taxonomies: dict[str, dict] = field(default_factory=dict)
+    taxonomy_lines: dict[str, tuple[Path, dict]] = field(default_factory=dict)
+    originals: dict[str, Loaded] = field(default_factory=dict)
+    editions: list[Loaded] = field(default_factory=list)
+    issues: list[tuple[Path, IssueFile, dict]] = field(default_factory=list)
+
+
+def build_time(tz_name: str, environ=os.environ) -> dt.datetime:
+    """SOURCE_DATE_EPOCH when set (reproducible builds), else now; in the site's zone."""
+    tz = ZoneInfo(tz_name)
+    epoch = environ.get("SOURCE_DATE_EPOCH")
+    if epoch is not None and epoch.strip():
+        try:
+            return dt.datetime.fromtimestamp(int(epoch), tz)
+        except (ValueError, OverflowError, OSError):
+            raise FileProblem(None, "SOURCE_DATE_EPOCH", f"{epoch!r} is not a Unix timestamp") from None
+    return dt.datetime.now(tz).replace(microsecond=0)
+
+
+def _normalize_local(value, default_lang: str, languages: list[str], report, where):
+    """'' (plain string) -> the default language; unknown languages reported."""
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for lang, text in value.items():
+        lang = lang or default_lang
+        if lang not in languages:
+            report(where, f"language '{lang}' is not configured in gazette.yaml (languages: {', '.join(languages)})")
+            continue
+        out[lang] = text
+    return out
+
+
+def load_config(root: Path, diags: Diagnostics) -> SiteConfig | None:
+    path = root / "gazette.yaml"
+    if not path.is_file():
+        diags.error(path, None, None, f"no gazette.yaml in {root} (is this a gazette site? 'gazette init DIR' creates one)")
+        return None
+    try:
+        located = yamlload.load(read_text(path))
+    except (FileProblem, yamlload.YamlError) as p:
+        diags.error(path, p.line, p.field, p.message)
+        return None
+    problems, warnings = [], []
+    config = validate_yaml(SiteConfig, located, problems, warnings)
+    for line, fld, msg in problems:
+        diags.error(path, line, fld, msg)
+    for line, fld, msg in warnings:
+        diags.warning(path, line, fld, msg)
+    if config is None:
+        return None
+    langs = config.languages
+    for name in ("title", "publisher"):
+        value = getattr(config, name)
+        report = lambda where, msg, n=name: diags.error(path, located.line_of((n,)), n, msg)
+        setattr(config, name, _normalize_local(value, langs[0], langs, report, name))
+    return config
+
+
+def load_taxonomies(root: Path, config: SiteConfig, diags: Diagnostics, site: LoadedSite) -> None:
+    langs = config.languages
+    for name, model in TAXONOMIES.items():
+        path = root / "content" / "_taxonomy" / f"{name}.yaml"
+        entries: dict = {}
+        site.taxonomies[name] = entries
+        if not path.is_file():
+            continue
+        try:
+            located = yamlload.load(read_text(path))
+        except (FileProblem, yamlload.YamlError) as p:
+            diags.error(path, p.line, p.field, p.message)
+            continue
+        if located.data is None:
+            continue
+        if not isinstance(located.data, dict):
+            diags.error(path, 1, None, "expected a mapping from key to entry")
+            continue
+        site.taxonomy_lines[name] = (path, located.lines)
+        for key, value in located.data.items():
+            line = located.line_of((key,))
+            if not KEY_RE.match(str(key)):
+                diags.error(path, line, key, f"'{key}' is not a valid key (lower-case letters, digits and '-')")
+                continue
+            sub = yamlload.Located(value, {k[1:]: v for k, v in located.lines.items() if k[:1] == (key,)})
+            problems, warnings = [], []
+            entry = validate_yaml(model, sub, problems, warnings)
+            for ln, fld, msg in problems:
+                diags.error(path, ln or line, f"{key}.{fld}" if fld else key, msg)
+            for ln, fld, msg in warnings:
+                diags.warning(path, ln or line, f"{key}.{fld}" if fld else key, msg)
+            if entry is None:
+                continue
+            for attr in ("name", "description"):
+                if hasattr(entry, attr):
+                    report = lambda where, msg, a=attr, k=key: diags.error(path, sub.line_of((a,)) or line, f"{k}.{a}", msg)
+                    setattr(entry, attr, _normalize_local(getattr(entry, attr), langs[0], langs, report, attr))
+            entries[key] = entry
+
+
+def load_issues(root: Path, config: SiteConfig, diags: Diagnostics, site: LoadedSite) -> None:
+    folder = root / "content" / "issues"
+    if not folder.is_dir():
+        return
+    langs = config.languages
+    for path in sorted(folder.iterdir()):
+        if path.suffix not in (".yaml", ".yml") or not path.is_file():
+            continue
+        m = ISSUE_NAME_RE.match(path.stem)
+        if not m:
+            diags.error(path, None, None, "an issue file must be named YYYY-NN.yaml (e.g. 2024-05.yaml)")
+            continue
+        try:
+            located = yamlload.load(read_text(path))
+        except (FileProblem, yamlload.YamlError) as p:
+            diags.error(path, p.line, p.field, p.message)
+            continue
+        problems, warnings = [], []
+        issue = validate_yaml(IssueFile, located, problems, warnings)
+        for ln, fld, msg in problems:
+            diags.error(path, ln, fld, msg)
+        for ln, fld, msg in warnings:
+            diags.warning(path, ln, fld, msg)
+        if issue is None:
+            continue
+        if issue.year != int(m[1]):
+            diags.error(path, located.line_of(("year",)), "year", f"year {issue.year} does not match the file name {path.name}")
+            continue
+        if issue.number != int(m[2]):
+            diags.error(path, located.line_of(("number",)), "number", f"number {issue.number} does not match the file name {path.name}")
+            continue
+        if len(m[2]) > 2 and m[2].startswith("0"):
+            diags.error(path, None, None, f"the issue number in {path.name} has extra leading zeros (use {issue.year}-{issue.number:02d}.yaml)")
+            continue
+        for i, section in enumerate(issue.sections):
+            report = lambda where, msg, i=i: diags.error(path, located.line_of(("sections", i, "title")), f"sections[{i}].title", msg)
+            section.title = _normalize_local(section.title, langs[0], langs, report, "title")
+        if issue.title:
+            issue.title = _normalize_local(issue.title, langs[0], langs, lambda w, msg: diags.error(path, located.line_of(("title",)), "title", msg), "title")
+        site.issues.append((path, issue, located.lines))
+
+
+def load_records(root: Path, config: SiteConfig, diags: Diagnostics, site: LoadedSite, workers: int) -> None:
+    records_dir = root / "content" / "records"
+    jobs = []
+    langs = config.languages
+    for path in discover_records(records_dir):
+        stem = path.name[:-3]
+        rid, _, lang = stem.partition(".")
+        if not ID_RE.match(rid):
+            diags.error(path, None, "id", f"'{rid}' is not a valid record id; a record file is named ID.md with ID matching {ID_RE.pattern}")
+            continue
+        if lang:
+            if lang not in langs:
+                diags.error(path, None, None, f"edition in language '{lang}', which is not configured (languages: {', '.join(langs)})")
+                continue
+            if lang == langs[0]:
+                diags.error(path, None, None, f"'{lang}' is the language of the originals; the original is {rid}.md")
+                continue
+        jobs.append((path, rid, lang or None))
+    for loaded in _load_many(jobs, workers):
+        for line, fld, msg in loaded.problems:
+            diags.error(loaded.path, line, fld, msg)
+        for line, fld, msg in loaded.warnings:
+            diags.warning(loaded.path, line, fld, msg)
+        if loaded.lang is None:
+            if loaded.id in site.originals:
+                first = site.originals[loaded.id].path
+                diags.error(loaded.path, loaded.lines.get(("id",)), "id", f"duplicate id '{loaded.id}' (also {diags._rel(first)})")
+                continue
+            site.originals[loaded.id] = loaded
+        else:
+            site.editions.append(loaded)
+
+
+def load_site(root: Path, diags: Diagnostics, workers: int | None = None) -> LoadedSite:
+    root = Path(root)
+    config = load_config(root, diags)
+    site = LoadedSite(root=root, config=config, build_time=None)
+    if config is None:
+        return site
+    try:
+        site.build_time = build_time(config.timezone)
+    except FileProblem as p:
+        diags.error(None, None, p.field, p.message)
+        return site
+    if not (root / "content").is_dir():
+        diags.error(root / "content", None, None, "the site has no content/ folder")
+        return site
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    load_taxonomies(root, config, diags, site)
+    load_issues(root, config, diags, site)
+    load_records(root, config, diags, site, workers)
+    return site
+
+
+def make_edition(loaded: Loaded, lang: str) -> RecordEdition:
+    meta = loaded.meta
+    if loaded.lang is None:
+        return RecordEdition(lang=lang, path=loaded.path, title=meta.title, summary=meta.summary,
+                             body_html=loaded.body_html, lines=loaded.lines)
+    return RecordEdition(lang=lang, path=loaded.path, title=meta.title, summary=meta.summary,
+                         body_html=loaded.body_html, lines=loaded.lines, meta=meta,
+                         honorees=meta.honorees, outcome=meta.outcome)

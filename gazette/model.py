@@ -1,0 +1,127 @@
+"""The site as plain data: records, editions, issues, taxonomies.  No I/O."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .schema import Edition, RecordBase, SiteConfig
+
+
+def localize(text: dict | None, lang: str, default_lang: str) -> str:
+    """Text in `lang`, else in the default language, else any."""
+    if not text:
+        return ""
+    return text.get(lang) or text.get(default_lang) or next(iter(text.values()))
+
+
+@dataclass
+class RecordEdition:
+    """A record in one language: the original or a translation."""
+
+    lang: str
+    path: Path
+    title: str
+    summary: str | None
+    body_html: str
+    lines: dict = field(default_factory=dict)
+    meta: Edition | None = None  # None for the original
+    entries: list | None = None  # translated FAQ / appointment entries
+    honorees: list | None = None
+    outcome: str | None = None
+
+
+@dataclass
+class Record:
+    id: str
+    meta: RecordBase
+    path: Path
+    lines: dict
+    editions: dict[str, RecordEdition]  # lang -> edition; the original is under the default language
+    public: bool = False
+    # filled by resolve, public records only
+    interpretations: list["Record"] = field(default_factory=list)
+    faqs: list["Record"] = field(default_factory=list)
+    basis: list["Record"] = field(default_factory=list)
+    basis_of: list["Record"] = field(default_factory=list)
+    related: list["Record"] = field(default_factory=list)
+    supersedes: list["Record"] = field(default_factory=list)
+    superseded_by: list["Record"] = field(default_factory=list)
+    interprets: "Record | None" = None
+    faq_of: "Record | None" = None
+    issue: "Issue | None" = None
+
+    @property
+    def type(self) -> str:
+        return self.meta.type
+
+    @property
+    def published(self) -> dt.date:
+        return self.meta.published
+
+    @property
+    def year(self) -> int:
+        return self.meta.published.year
+
+    def line(self, *path) -> int | None:
+        p = tuple(path)
+        while p:
+            if p in self.lines:
+                return self.lines[p]
+            p = p[:-1]
+        return self.lines.get(())
+
+    def title(self, lang: str) -> str:
+        ed = self.editions.get(lang)
+        return ed.title if ed else self.meta.title
+
+    def has(self, lang: str) -> bool:
+        return lang in self.editions
+
+    def sort_key(self):
+        """Newest first; then higher priority; then id for a stable order."""
+        return (-self.meta.published.toordinal(), -self.meta.priority, self.id)
+
+
+@dataclass
+class IssueSection:
+    title: dict
+    records: list[Record]
+
+
+@dataclass
+class Issue:
+    key: str  # YYYY-NN
+    year: int
+    number: int
+    published: dt.date
+    sections: list[IssueSection]
+    path: Path
+    title: dict | None = None
+
+    @property
+    def records(self) -> list[Record]:
+        return [r for s in self.sections for r in s.records]
+
+
+@dataclass
+class Site:
+    root: Path
+    config: SiteConfig
+    build_date: dt.date
+    build_time: dt.datetime
+    taxonomies: dict[str, dict]  # name -> key -> entry
+    records: dict[str, Record]  # every record, public or not
+    issues: list[Issue] = field(default_factory=list)
+    public: list[Record] = field(default_factory=list)  # newest first
+
+    @property
+    def languages(self) -> list[str]:
+        return self.config.languages
+
+    @property
+    def default_lang(self) -> str:
+        return self.config.languages[0]
+
+    def text(self, value: dict | None, lang: str) -> str:
+        return localize(value, lang, self.default_lang)

@@ -1,0 +1,1 @@
+"""Render stage: a resolved Site -> output files (bytes), written by the writer."""

@@ -1,0 +1,286 @@
+"""HTML pages: record pages, listings, issues, home, 404, in every language."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Iterator
+
+import jinja2
+from markupsafe import Markup
+
+from .. import i18n, markdown
+from ..model import Issue, Record, Site
+from ..schema import RECORD_TYPES
+from .urls import Urls
+
+TAXONOMY_PAGES = ("topics", "tags", "issuers")
+
+
+@dataclass
+class Page:
+    path: str  # "" (home), "records/x/", "404.html", ...
+    lang: str
+    template: str
+    title: str
+    ctx: dict = field(default_factory=dict)
+    alternates: dict[str, str] = field(default_factory=dict)  # lang -> path of the same page
+    lastmod: dt.date | None = None
+    in_sitemap: bool = True
+
+
+def theme_loader(site_root: Path, theme: str, builtin: Path) -> jinja2.BaseLoader:
+    loaders = []
+    own = site_root / "themes" / theme / "templates"
+    if own.is_dir():
+        loaders.append(jinja2.FileSystemLoader(str(own)))
+    loaders.append(jinja2.FileSystemLoader(str(builtin / "templates")))
+    return jinja2.ChoiceLoader(loaders)
+
+
+def validity(record: Record, today: dt.date) -> str:
+    meta = record.meta
+    if meta.type != "policy":
+        return ""
+    if meta.status != "effective":
+        return meta.status
+    if meta.expires and meta.expires < today:
+        return "expired"
+    if meta.effective and meta.effective > today:
+        return "not-yet"
+    return "effective"
+
+
+def consultation_state(record: Record, today: dt.date) -> dict:
+    meta = record.meta
+    if today < meta.opens:
+        return {"state": "upcoming", "days_left": None}
+    if today > meta.closes:
+        return {"state": "closed", "days_left": None}
+    return {"state": "open", "days_left": (meta.closes - today).days}
+
+
+class HtmlRenderer:
+    def __init__(self, site: Site, builtin_theme: Path):
+        self.site = site
+        self.urls = Urls(site.languages, site.config.base_url)
+        self.env = jinja2.Environment(
+            loader=theme_loader(site.root, site.config.theme, builtin_theme),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+        )
+        self.env.filters["md"] = lambda text: Markup(markdown.render(text or ""))
+        self._by_topic = self._group(lambda r: r.meta.topics)
+        self._by_tag = self._group(lambda r: r.meta.tags)
+        self._by_issuer = self._group(lambda r: r.meta.issuers)
+        self._by_year = self._group(lambda r: [r.year])
+        self._by_type = self._group(lambda r: [r.type])
+
+    def _group(self, keys_of) -> dict:
+        groups: dict = {}
+        for record in self.site.public:  # already newest first
+            for key in dict.fromkeys(keys_of(record)):
+                groups.setdefault(key, []).append(record)
+        return groups
+
+    # ------------------------------------------------------------ helpers
+    def context(self, page: Page) -> dict:
+        site, urls, lang = self.site, self.urls, page.lang
+        default = site.default_lang
+
+        def url(path: str) -> str:
+            if page.path.endswith("404.html"):
+                return urls.base_path + path
+            return urls.relative(page.path, path)
+
+        def record_link(record: Record) -> dict:
+            has = record.has(lang)
+            return {
+                "url": url(urls.record(record.id, lang if has else default)),
+                "title": record.title(lang),
+                "lang": lang if has else default,
+                "fallback": not has,
+                "record": record,
+            }
+
+        def tax_name(name: str, key: str) -> str:
+            entry = site.taxonomies.get(name, {}).get(key)
+            return site.text(entry.name, lang) if entry else key
+
+        return {
+            "page": page,
+            "lang": lang,
+            "site": site,
+            "config": site.config,
+            "languages": site.languages,
+            "default_lang": default,
+            "build_date": site.build_date,
+            "t": partial(i18n.t, lang=lang),
+            "L": lambda value: site.text(value, lang),
+            "url": url,
+            "urls": urls,
+            "abs_url": urls.absolute,
+            "date": lambda d: i18n.format_date(d, lang),
+            "type_name": lambda rtype, plural=True: i18n.type_name(rtype, lang, plural),
+            "status_name": lambda s: i18n.status_name(s, lang),
+            "form_name": lambda f: i18n.form_name(f, lang),
+            "language_name": i18n.language_name,
+            "record_link": record_link,
+            "tax_name": tax_name,
+            "validity": lambda r: validity(r, site.build_date),
+            "record_types": RECORD_TYPES,
+            "issue_label": lambda issue: i18n.t("issue_title", lang, year=issue.year, number=issue.number),
+            **page.ctx,
+        }
+
+    def render(self, page: Page) -> bytes:
+        template = self.env.get_template(page.template)
+        return template.render(self.context(page)).encode("utf-8")
+
+    # -------------------------------------------------------------- pages
+    def pages(self) -> Iterator[Page]:
+        for lang in self.site.languages:
+            yield from self.home_pages(lang)
+            yield from self.record_pages(lang)
+            yield from self.listing_pages(lang)
+            yield from self.issue_pages(lang)
+            yield self.not_found_page(lang)
+
+    def _alternates(self, path_of) -> dict[str, str]:
+        return {lang: path_of(lang) for lang in self.site.languages}
+
+    def home_pages(self, lang: str) -> Iterator[Page]:
+        site = self.site
+        topics = [(key, topic, len(self._by_topic.get(key, []))) for key, topic in sorted(site.taxonomies["topics"].items())]
+        yield Page(
+            path=self.urls.home(lang), lang=lang, template="home.html",
+            title=site.text(site.config.title, lang),
+            ctx={"latest": site.public[: site.config.home_latest],
+                 "latest_issue": site.issues[0] if site.issues else None,
+                 "topics": topics,
+                 "types": [(t, len(self._by_type.get(t, []))) for t in RECORD_TYPES],
+                 "years": sorted(self._by_year, reverse=True)},
+            alternates=self._alternates(self.urls.home),
+        )
+
+    def record_pages(self, lang: str) -> Iterator[Page]:
+        site = self.site
+        for record in site.public:
+            if not record.has(lang):
+                continue
+            edition = record.editions[lang]
+            ctx = {"record": record, "edition": edition, "meta": record.meta,
+                   "is_translation": lang != site.default_lang}
+            if record.type == "consultation":
+                ctx["consultation"] = consultation_state(record, site.build_date)
+            if record.type == "policy":
+                ctx["jsonld"] = self.jsonld(record, lang)
+            yield Page(
+                path=self.urls.record(record.id, lang), lang=lang, template="record.html",
+                title=edition.title, ctx=ctx,
+                alternates={l: self.urls.record(record.id, l) for l in site.languages if record.has(l)},
+                lastmod=record.published,
+            )
+
+    def _paginate(self, base_of, lang: str, records: list[Record], template: str, title: str, ctx: dict) -> Iterator[Page]:
+        size = self.site.config.page_size
+        chunks = [records[i : i + size] for i in range(0, len(records), size)] or [[]]
+        total = len(chunks)
+        for n, chunk in enumerate(chunks, 1):
+            pager = None
+            if total > 1:
+                pager = {
+                    "n": n, "total": total,
+                    "prev": self.urls.paged(base_of(lang), n - 1) if n > 1 else None,
+                    "next": self.urls.paged(base_of(lang), n + 1) if n < total else None,
+                    "pages": [(i, self.urls.paged(base_of(lang), i)) for i in range(1, total + 1)],
+                }
+            yield Page(
+                path=self.urls.paged(base_of(lang), n), lang=lang, template=template,
+                title=title if n == 1 else f"{title} · {i18n.t('page_n', lang, n=n)}",
+                ctx={**ctx, "records": chunk, "pager": pager, "count": len(records)},
+                alternates=self._alternates(lambda l: self.urls.paged(base_of(l), n)),
+            )
+
+    def listing_pages(self, lang: str) -> Iterator[Page]:
+        site, urls = self.site, self.urls
+        for name in TAXONOMY_PAGES:
+            groups = {"topics": self._by_topic, "tags": self._by_tag, "issuers": self._by_issuer}[name]
+            entries = site.taxonomies[name]
+            items = [(key, entries[key], len(groups.get(key, []))) for key in sorted(entries)]
+            yield Page(path=urls.taxonomy(name, None, lang), lang=lang, template="terms.html",
+                       title=i18n.t(name, lang), ctx={"taxonomy": name, "items": items},
+                       alternates=self._alternates(lambda l, n=name: urls.taxonomy(n, None, l)))
+            for key in sorted(entries):
+                entry = entries[key]
+                title = site.text(entry.name, lang)
+                yield from self._paginate(
+                    lambda l, n=name, k=key: urls.taxonomy(n, k, l), lang, groups.get(key, []),
+                    "listing.html", title,
+                    {"kind": name, "key": key, "entry": entry, "group_by_type": name == "topics"})
+        years = sorted(self._by_year, reverse=True)
+        yield Page(path=urls.year(None, lang), lang=lang, template="terms.html", title=i18n.t("years", lang),
+                   ctx={"taxonomy": "years", "items": [(y, None, len(self._by_year[y])) for y in years]},
+                   alternates=self._alternates(lambda l: urls.year(None, l)))
+        for year in years:
+            yield from self._paginate(lambda l, y=year: urls.year(y, l), lang, self._by_year[year], "listing.html",
+                                      i18n.t("year_n", lang, year=year), {"kind": "years", "key": year, "entry": None, "group_by_type": False})
+        yield Page(path=urls.type_(None, lang), lang=lang, template="terms.html", title=i18n.t("types", lang),
+                   ctx={"taxonomy": "types", "items": [(t, None, len(self._by_type.get(t, []))) for t in RECORD_TYPES]},
+                   alternates=self._alternates(lambda l: urls.type_(None, l)))
+        for rtype in RECORD_TYPES:
+            yield from self._paginate(lambda l, t=rtype: urls.type_(t, l), lang, self._by_type.get(rtype, []), "listing.html",
+                                      i18n.type_name(rtype, lang), {"kind": "types", "key": rtype, "entry": None, "group_by_type": False})
+
+    def issue_pages(self, lang: str) -> Iterator[Page]:
+        site, urls = self.site, self.urls
+        by_year: dict[int, list[Issue]] = {}
+        for issue in site.issues:
+            by_year.setdefault(issue.year, []).append(issue)
+        yield Page(path=urls.issue(None, lang), lang=lang, template="issues.html", title=i18n.t("issues", lang),
+                   ctx={"by_year": sorted(by_year.items(), reverse=True)},
+                   alternates=self._alternates(lambda l: urls.issue(None, l)))
+        for issue in site.issues:
+            yield Page(path=urls.issue(issue.key, lang), lang=lang, template="issue.html",
+                       title=f"{site.text(site.config.title, lang)} {i18n.t('issue_title', lang, year=issue.year, number=issue.number)}",
+                       ctx={"issue": issue}, alternates=self._alternates(lambda l, k=issue.key: urls.issue(k, l)),
+                       lastmod=issue.published)
+
+    def not_found_page(self, lang: str) -> Page:
+        return Page(path=f"{self.urls.prefix(lang)}404.html", lang=lang, template="404.html",
+                    title=i18n.t("not_found", lang), in_sitemap=False,
+                    alternates=self._alternates(lambda l: f"{self.urls.prefix(l)}404.html"))
+
+    # ----------------------------------------------------------- JSON-LD
+    def jsonld(self, record: Record, lang: str) -> Markup:
+        site, meta = self.site, record.meta
+        force = {"effective": "InForce", "amended": "PartiallyInForce", "repealed": "NotInForce",
+                 "expired": "NotInForce", "not-yet": "NotInForce"}.get(validity(record, site.build_date))
+        data = {
+            "@context": "https://schema.org",
+            "@type": "Legislation",
+            "name": record.title(lang),
+            "url": self.urls.absolute(self.urls.record(record.id, lang)),
+            "inLanguage": lang,
+            "datePublished": meta.published.isoformat(),
+            "legislationDate": (meta.written or meta.published).isoformat(),
+            "legislationPassedBy": [{"@type": "GovernmentOrganization", "name": site.text(site.taxonomies["issuers"][k].name, lang)}
+                                    for k in meta.issuers if k in site.taxonomies["issuers"]],
+        }
+        if meta.doc_number:
+            data["legislationIdentifier"] = meta.doc_number
+        if force:
+            data["legislationLegalForce"] = force
+        if meta.effective:
+            data["legislationDateVersion"] = meta.effective.isoformat()
+        if lang != site.default_lang:
+            data["translationOfWork"] = {"@type": "Legislation", "url": self.urls.absolute(self.urls.record(record.id, site.default_lang))}
+        if record.basis:
+            data["isBasedOn"] = [self.urls.absolute(self.urls.record(b.id, site.default_lang)) for b in record.basis]
+        text = json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1)
+        return Markup(text.replace("</", "<\\/"))

@@ -1,0 +1,251 @@
+"""Resolve stage: loaded files -> a consistent `Site`.
+
+The publication rule lives here and only here (`is_public`).  Every later
+stage sees `site.public` and the relation lists, which hold public records
+only, so a non-public record cannot leak through a listing or a link.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import TypeAdapter, ValidationError
+
+from . import review
+from .errors import Diagnostics
+from .load import LoadedSite, make_edition
+from .model import Issue, IssueSection, Record, Site
+from .schema import QA, AppointmentEntry, RecordBase
+
+RELATIONS = ("basis", "related", "supersedes")
+
+
+def is_public(meta: RecordBase, build_date: dt.date) -> bool:
+    """The publication rule (content format): proactive, reviewed, not in the future."""
+    return meta.disclosure == "proactive" and meta.review is not None and meta.published <= build_date
+
+
+def resolve(loaded: LoadedSite, diags: Diagnostics) -> Site:
+    config = loaded.config
+    build_date = loaded.build_time.date()
+    site = Site(root=loaded.root, config=config, build_date=build_date, build_time=loaded.build_time,
+                taxonomies=loaded.taxonomies, records={})
+    for rid in sorted(loaded.originals):
+        item = loaded.originals[rid]
+        if item.meta is None:
+            continue
+        record = Record(id=rid, meta=item.meta, path=item.path, lines=item.lines,
+                        editions={site.default_lang: make_edition(item, site.default_lang)})
+        record.public = is_public(item.meta, build_date)
+        site.records[rid] = record
+    _attach_editions(loaded, site, diags)
+    _check_pii(loaded, site, diags)
+    for record in site.records.values():
+        _check_taxonomy_keys(record, site, diags)
+        _check_attachments(record, diags)
+    _link_relations(loaded, site, diags)
+    _check_supersedes_cycles(site, diags)
+    site.public = sorted((r for r in site.records.values() if r.public), key=Record.sort_key)
+    _resolve_issues(loaded, site, diags)
+    _review_warnings(site, diags)
+    return site
+
+
+def _attach_editions(loaded: LoadedSite, site: Site, diags: Diagnostics) -> None:
+    qa_list = TypeAdapter(list[QA])
+    appt_list = TypeAdapter(list[AppointmentEntry])
+    for item in sorted(loaded.editions, key=lambda e: (e.id, e.lang)):
+        if item.id not in loaded.originals:
+            diags.error(item.path, 1, None, f"English or other edition of '{item.id}', but there is no original {item.id}.md")
+            continue
+        record = site.records.get(item.id)
+        if record is None or item.meta is None:
+            continue  # the original's or the edition's own errors are reported already
+        if item.lang in record.editions:
+            diags.error(item.path, 1, None, f"a second {item.lang} edition of '{item.id}'")
+            continue
+        edition = make_edition(item, item.lang)
+        entries = item.meta.entries
+        if entries is not None:
+            adapter = {"faq": qa_list, "appointment": appt_list}.get(record.type)
+            if adapter is None:
+                diags.warning(item.path, item.lines.get(("entries",)), "entries", f"a {record.type} has no entries to translate; ignored")
+            else:
+                try:
+                    edition.entries = adapter.validate_python(entries, strict=True)
+                    if len(edition.entries) != len(record.meta.entries):
+                        diags.error(item.path, item.lines.get(("entries",)), "entries",
+                                    f"{len(edition.entries)} entries, but the original has {len(record.meta.entries)}")
+                        edition.entries = None
+                except ValidationError as exc:
+                    for err in exc.errors(include_url=False):
+                        loc = ("entries",) + tuple(err["loc"])
+                        diags.error(item.path, item.lines.get(loc[:2]) or item.lines.get(("entries",)),
+                                    ".".join(str(p) for p in loc), err["msg"])
+        record.editions[item.lang] = edition
+
+
+def _check_pii(loaded: LoadedSite, site: Site, diags: Diagnostics) -> None:
+    for item in list(loaded.originals.values()) + loaded.editions:
+        record = site.records.get(item.id)
+        if record is None or record.meta.disclosure not in ("proactive", "targeted"):
+            continue
+        for line, text, kind in item.pii:
+            if not review.allowed(text, record.meta.pii_allow):
+                diags.error(item.path, line, None,
+                            f"looks like a {kind} ('{text}'); remove it, or list it under pii_allow if it may be published")
+
+
+def _check_taxonomy_keys(record: Record, site: Site, diags: Diagnostics) -> None:
+    meta = record.meta
+    checks = [("issuer", "issuers", meta.issuers), ("topics", "topics", meta.topics),
+              ("tags", "tags", meta.tags), ("audience", "tags", meta.audience),
+              ("services", "services", getattr(meta, "services", []))]
+    for field, taxonomy, keys in checks:
+        known = site.taxonomies.get(taxonomy, {})
+        for i, key in enumerate(keys):
+            if key not in known:
+                where = (field, i) if isinstance(getattr(meta, field), list) else (field,)
+                diags.error(record.path, record.line(*where), field,
+                            f"unknown {taxonomy[:-1]} '{key}' (not in content/_taxonomy/{taxonomy}.yaml)")
+        if len(set(keys)) != len(keys):
+            diags.warning(record.path, record.line(field), field, "lists a key more than once")
+
+
+def _check_attachments(record: Record, diags: Diagnostics) -> None:
+    folder = record.path.with_name(record.id)
+    for i, att in enumerate(record.meta.attachments):
+        if not (folder / att.file).is_file():
+            diags.error(record.path, record.line("attachments", i, "file"), f"attachments[{i}].file",
+                        f"attachment '{att.file}' not found in {record.id}/")
+
+
+def _target(record: Record, field: str, index, target_id: str, site: Site, diags: Diagnostics) -> Record | None:
+    where = (field, index) if index is not None else (field,)
+    label = f"{field}[{index}]" if index is not None else field
+    target = site.records.get(target_id)
+    if target is None:
+        diags.error(record.path, record.line(*where), label, f"names '{target_id}', which is not a record")
+        return None
+    if target_id == record.id:
+        diags.error(record.path, record.line(*where), label, "a record cannot name itself")
+        return None
+    if record.public and not target.public:
+        diags.error(record.path, record.line(*where), label,
+                    f"names '{target_id}', which is not public (not proactive, not reviewed, or published later); a public record may only name public records")
+        return None
+    return target
+
+
+def _link_relations(loaded: LoadedSite, site: Site, diags: Diagnostics) -> None:
+    for record in site.records.values():
+        meta = record.meta
+        for field in RELATIONS:
+            for i, tid in enumerate(getattr(meta, field, [])):
+                target = _target(record, field, i, tid, site, diags)
+                if target is None or not (record.public and target.public):
+                    continue
+                if field == "basis":
+                    record.basis.append(target)
+                    target.basis_of.append(record)
+                elif field == "related":
+                    record.related.append(target)
+                    if record not in target.related:
+                        target.related.append(record)
+                else:
+                    record.supersedes.append(target)
+                    target.superseded_by.append(record)
+        if meta.type == "interpretation":
+            target = _target(record, "interprets", None, meta.interprets, site, diags)
+            if target is not None and target.type not in ("policy", "consultation"):
+                diags.error(record.path, record.line("interprets"), "interprets",
+                            f"'{target.id}' is a {target.type}; an interpretation interprets a policy or a consultation")
+            elif target is not None and record.public and target.public:
+                record.interprets = target
+                target.interpretations.append(record)
+        elif meta.type == "faq":
+            target = _target(record, "policy", None, meta.policy, site, diags)
+            if target is not None and record.public and target.public:
+                record.faq_of = target
+                target.faqs.append(record)
+    for record in site.records.values():
+        for name in ("interpretations", "faqs", "basis", "basis_of", "related", "supersedes", "superseded_by"):
+            getattr(record, name).sort(key=Record.sort_key)
+
+
+def _check_supersedes_cycles(site: Site, diags: Diagnostics) -> None:
+    graph = {rid: [t for t in getattr(r.meta, "supersedes", []) if t in site.records] for rid, r in site.records.items()}
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    reported: set[frozenset] = set()
+    for start in sorted(graph):
+        if state.get(start):
+            continue
+        stack = [(start, iter(graph[start]))]
+        path = [start]
+        state[start] = 1
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                state[node] = 2
+                stack.pop()
+                path.pop()
+                continue
+            if state.get(child) == 1:
+                cycle = path[path.index(child):] + [child]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    rec = site.records[node]
+                    diags.error(rec.path, rec.line("supersedes"), "supersedes",
+                                "supersedes cycle: " + " -> ".join(cycle))
+            elif not state.get(child):
+                state[child] = 1
+                path.append(child)
+                stack.append((child, iter(graph[child])))
+
+
+def _resolve_issues(loaded: LoadedSite, site: Site, diags: Diagnostics) -> None:
+    seen: dict[str, str] = {}
+    for path, data, lines in sorted(loaded.issues, key=lambda x: (x[1].year, x[1].number)):
+        key = f"{data.year}-{data.number:02d}"
+        sections = []
+        for si, section in enumerate(data.sections):
+            records = []
+            for ri, rid in enumerate(section.records):
+                line = lines.get(("sections", si, "records", ri))
+                label = f"sections[{si}].records[{ri}]"
+                record = site.records.get(rid)
+                if record is None:
+                    diags.error(path, line, label, f"'{rid}' is not a record")
+                elif not record.public:
+                    diags.error(path, line, label, f"'{rid}' is not public; an issue lists only public records")
+                elif rid in seen:
+                    diags.error(path, line, label, f"'{rid}' is already in {'this issue' if seen[rid] == key else 'issue ' + seen[rid]}")
+                elif record.published > data.published:
+                    diags.error(path, line, label, f"'{rid}' is published {record.published}, after the issue ({data.published})")
+                else:
+                    seen[rid] = key
+                    records.append(record)
+            sections.append(IssueSection(title=section.title, records=records))
+        if data.published > site.build_date:
+            continue  # scheduled issue: not published yet
+        issue = Issue(key=key, year=data.year, number=data.number, published=data.published,
+                      sections=sections, path=path, title=data.title)
+        for record in issue.records:
+            record.issue = issue
+        site.issues.append(issue)
+    site.issues.sort(key=lambda i: (i.year, i.number), reverse=True)
+
+
+def _review_warnings(site: Site, diags: Diagnostics) -> None:
+    foreign = {k for k, t in site.taxonomies.get("topics", {}).items() if t.foreign}
+    for record in site.public:
+        meta = record.meta
+        if meta.type == "policy" and meta.interpretation_required:
+            if not any(i.published == record.published for i in record.interpretations):
+                diags.warning(record.path, record.line("interpretation_required") or record.line("id"), "interpretation_required",
+                              f"no interpretation published on the same day ({record.published}); publish one with the policy, or set interpretation_required: false")
+        if "en" in site.languages and "en" != site.default_lang and foreign.intersection(meta.topics) and not record.has("en"):
+            topic = sorted(foreign.intersection(meta.topics))[0]
+            diags.warning(record.path, record.line("topics"), "topics",
+                          f"in the foreign-affairs topic '{topic}' but has no English edition ({record.id}.en.md)")

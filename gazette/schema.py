@@ -1,0 +1,309 @@
+"""One typed schema for site configuration and record front matter.
+
+Models are strict: a number is not a string, `yes` is not a boolean, and a
+date is exactly `YYYY-MM-DD` naming a real day.  Unknown fields are kept
+(`model_extra`) so the loader can warn about them by name.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal, Optional, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+LANG_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+RECORD_TYPES = ("policy", "interpretation", "faq", "appointment", "commendation", "consultation")
+DISCLOSURES = ("proactive", "on-request", "not-public", "targeted")
+STATUSES = ("effective", "amended", "repealed", "expired", "unknown")
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a date YYYY-MM-DD, got {type(value).__name__} {value!r}")
+    m = DATE_RE.match(value.strip())
+    if not m:
+        raise ValueError(f"expected a date YYYY-MM-DD, got {value!r}")
+    try:
+        return dt.date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a real date ({exc})") from None
+
+
+def _pattern(regex: re.Pattern, what: str):
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or not regex.match(value):
+            raise ValueError(f"{value!r} is not a valid {what} (must match {regex.pattern})")
+        return value
+    return check
+
+
+def _local_text(value: Any) -> dict[str, str]:
+    """A plain string (default language, stored under '') or {lang: text}."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return {"": value}
+    if isinstance(value, dict) and value:
+        out = {}
+        for lang, text in value.items():
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"the {lang!r} text must be a non-empty string")
+            out[lang] = text
+        return out
+    raise ValueError("expected a string or a mapping {language: text}")
+
+
+Date = Annotated[dt.date, BeforeValidator(_date)]
+RecordId = Annotated[str, BeforeValidator(_pattern(ID_RE, "record id"))]
+Key = Annotated[str, BeforeValidator(_pattern(KEY_RE, "key"))]
+LocalText = Annotated[dict, BeforeValidator(_local_text)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow", frozen=False)
+
+
+# --------------------------------------------------------------- configuration
+class SiteConfig(Model):
+    title: LocalText
+    base_url: str
+    languages: list[Annotated[str, BeforeValidator(_pattern(LANG_RE, "language code"))]] = Field(default_factory=lambda: ["zh"], min_length=1)
+    timezone: str = "Asia/Shanghai"
+    publisher: Optional[LocalText] = None
+    theme: Annotated[str, BeforeValidator(_pattern(KEY_RE, "theme name"))] = "default"
+    page_size: int = Field(default=50, ge=5, le=1000)
+    home_latest: int = Field(default=15, ge=1, le=200)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", v):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("languages")
+    @classmethod
+    def _unique_languages(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("languages must not repeat")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
+        return v
+
+
+# ------------------------------------------------------------------ taxonomies
+class TaxonomyEntry(Model):
+    name: LocalText
+
+
+class Issuer(TaxonomyEntry):
+    pass
+
+
+class Topic(TaxonomyEntry):
+    description: Optional[LocalText] = None
+    foreign: bool = False
+
+
+class Tag(TaxonomyEntry):
+    group: Literal["industry", "audience", "other"] = "other"
+
+
+class Service(TaxonomyEntry):
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://\S+$", v):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v
+
+
+TAXONOMIES = {"issuers": Issuer, "topics": Topic, "tags": Tag, "services": Service}
+
+
+# --------------------------------------------------------------------- records
+class Review(Model):
+    by: NonEmpty
+    date: Date
+
+
+class Attachment(Model):
+    title: NonEmpty
+    file: NonEmpty
+
+    @field_validator("file")
+    @classmethod
+    def _relative(cls, v: str) -> str:
+        parts = v.replace("\\", "/").split("/")
+        if v.startswith("/") or ".." in parts or not all(parts):
+            raise ValueError(f"{v!r} must be a relative path inside the record's folder")
+        return v
+
+
+class QA(Model):
+    q: NonEmpty
+    a: NonEmpty
+
+
+class AppointmentEntry(Model):
+    action: Literal["appoint", "remove"]
+    name: NonEmpty
+    position: NonEmpty
+    organization: Optional[str] = None
+
+
+class Honoree(Model):
+    name: NonEmpty
+    kind: Literal["person", "organization", "other"] = "other"
+    honour: Optional[str] = None
+
+
+class Feedback(Model):
+    email: Optional[str] = None
+    url: Optional[str] = None
+    address: Optional[str] = None
+
+
+Scalar = Union[str, int, float, bool]
+
+
+class RecordBase(Model):
+    id: RecordId
+    type: Literal[RECORD_TYPES]  # type: ignore[valid-type]
+    title: Annotated[str, Field(min_length=1, max_length=500)]
+    published: Date
+    disclosure: Literal[DISCLOSURES]  # type: ignore[valid-type]
+    review: Optional[Review] = None
+    audience: list[Key] = Field(default_factory=list)
+    issuer: Optional[Union[Key, list[Key]]] = None
+    doc_number: Optional[str] = None
+    index_number: Optional[str] = None
+    written: Optional[Date] = None
+    topics: list[Key] = Field(default_factory=list)
+    tags: list[Key] = Field(default_factory=list)
+    priority: int = 0
+    summary: Optional[str] = None
+    pii_allow: list[str] = Field(default_factory=list)
+    attachments: list[Attachment] = Field(default_factory=list)
+    source_url: Optional[str] = None
+    extra: dict[str, Scalar] = Field(default_factory=dict)
+
+    @property
+    def issuers(self) -> list[str]:
+        if self.issuer is None:
+            return []
+        return [self.issuer] if isinstance(self.issuer, str) else list(self.issuer)
+
+    @model_validator(mode="after")
+    def _common_rules(self):
+        if self.disclosure == "targeted" and not self.audience:
+            raise ValueError("audience: a targeted record needs an audience (a list of tag keys)")
+        if isinstance(self.issuer, list) and not self.issuer:
+            raise ValueError("issuer: the list of issuers is empty")
+        if self.review and self.review.date > self.published:
+            raise ValueError(f"review.date: the review ({self.review.date}) is after publication ({self.published}); review first, publish after")
+        return self
+
+
+class Policy(RecordBase):
+    issuer: Union[Key, list[Key]]
+    status: Literal[STATUSES] = "effective"  # type: ignore[valid-type]
+    effective: Optional[Date] = None
+    expires: Optional[Date] = None
+    basis: list[RecordId] = Field(default_factory=list)
+    related: list[RecordId] = Field(default_factory=list)
+    supersedes: list[RecordId] = Field(default_factory=list)
+    services: list[Key] = Field(default_factory=list)
+    interpretation_required: bool = True
+
+    @model_validator(mode="after")
+    def _dates(self):
+        if self.effective and self.expires and self.expires < self.effective:
+            raise ValueError(f"expires: {self.expires} is before the effective date {self.effective}")
+        return self
+
+
+class Interpretation(RecordBase):
+    interprets: RecordId
+    form: Literal["text", "graphic", "video", "qa"] = "text"
+
+
+class Faq(RecordBase):
+    policy: RecordId
+    entries: list[QA] = Field(min_length=1)
+
+
+class Appointment(RecordBase):
+    issuer: Union[Key, list[Key]]
+    entries: list[AppointmentEntry] = Field(min_length=1)
+
+
+class Commendation(RecordBase):
+    issuer: Union[Key, list[Key]]
+    honorees: list[Honoree] = Field(default_factory=list)
+
+
+class Consultation(RecordBase):
+    opens: Date
+    closes: Date
+    feedback: Optional[Feedback] = None
+    outcome: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _window(self):
+        if self.closes < self.opens:
+            raise ValueError(f"closes: {self.closes} is before opens {self.opens}")
+        return self
+
+
+RECORD_MODELS: dict[str, type[RecordBase]] = {
+    "policy": Policy,
+    "interpretation": Interpretation,
+    "faq": Faq,
+    "appointment": Appointment,
+    "commendation": Commendation,
+    "consultation": Consultation,
+}
+
+
+class Edition(Model):
+    """Front matter of `ID.<lang>.md`: only what may be translated."""
+
+    id: RecordId
+    title: Annotated[str, Field(min_length=1, max_length=500)]
+    summary: Optional[str] = None
+    entries: Optional[list[dict]] = None
+    honorees: Optional[list[Honoree]] = None
+    outcome: Optional[str] = None
+
+
+# ---------------------------------------------------------------------- issues
+class IssueSection(Model):
+    title: LocalText
+    records: list[RecordId] = Field(min_length=1)
+
+
+class IssueFile(Model):
+    year: int = Field(ge=1900, le=2999)
+    number: int = Field(ge=1, le=999)
+    published: Date
+    sections: list[IssueSection] = Field(min_length=1)
+    title: Optional[LocalText] = None
