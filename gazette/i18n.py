@@ -5,6 +5,8 @@ import datetime as dt
 
 STRINGS: dict[str, dict[str, str]] = {
     "home": {"zh": "首页", "en": "Home"},
+    "colon": {"zh": "：", "en": ": "},
+    "sep": {"zh": "、", "en": ", "},
     "skip": {"zh": "跳到正文", "en": "Skip to content"},
     "main_nav": {"zh": "主导航", "en": "Main navigation"},
     "language": {"zh": "语言", "en": "Language"},

@@ -128,6 +128,11 @@ def validate_yaml(model_cls, located: yamlload.Located, problems: list, warnings
         obj = model_cls.model_validate(located.data)
     except ValidationError as exc:
         problems += _schema_problems(exc, located)
+        known = list(model_cls.model_fields)
+        for key in sorted(k for k in located.data if k not in model_cls.model_fields):
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else "; it is ignored"
+            warnings.append((located.line_of((key,)), str(key), f"unknown field '{key}'{hint}"))
         return None
     warnings += _unknown_fields(obj, located)
     return obj

@@ -114,6 +114,7 @@ class Site:
     records: dict[str, Record]  # every record, public or not
     issues: list[Issue] = field(default_factory=list)
     public: list[Record] = field(default_factory=list)  # newest first
+    broken: set[str] = field(default_factory=set)  # ids whose file failed to load
 
     @property
     def languages(self) -> list[str]:

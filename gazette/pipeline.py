@@ -31,7 +31,10 @@ class BuildResult:
 def load_and_resolve(site_dir: Path, workers: int | None = None) -> tuple[Site, Diagnostics]:
     diags = Diagnostics(root=Path(site_dir))
     loaded = load_site(Path(site_dir), diags, workers=workers)
-    stop_on_errors(diags, "loading the site")
+    if loaded.config is None or loaded.build_time is None:
+        stop_on_errors(diags, "loading the site")
+    # Resolve even after load errors, so one run reports every problem;
+    # records that failed to load are skipped there, not reported again.
     site = resolve(loaded, diags)
     stop_on_errors(diags, "checking the site")
     return site, diags

@@ -20,8 +20,10 @@ RELATIONS = ("basis", "related", "supersedes")
 
 
 def is_public(meta: RecordBase, build_date: dt.date) -> bool:
-    """The publication rule (content format): proactive, reviewed, not in the future."""
-    return meta.disclosure == "proactive" and meta.review is not None and meta.published <= build_date
+    """The publication rule (content format): proactive, reviewed (and not
+    after publication), not in the future."""
+    return (meta.disclosure == "proactive" and meta.review is not None
+            and meta.review.date <= meta.published and meta.published <= build_date)
 
 
 def resolve(loaded: LoadedSite, diags: Diagnostics) -> Site:
@@ -32,6 +34,7 @@ def resolve(loaded: LoadedSite, diags: Diagnostics) -> Site:
     for rid in sorted(loaded.originals):
         item = loaded.originals[rid]
         if item.meta is None:
+            site.broken.add(rid)
             continue
         record = Record(id=rid, meta=item.meta, path=item.path, lines=item.lines,
                         editions={site.default_lang: make_edition(item, site.default_lang)})
@@ -40,6 +43,7 @@ def resolve(loaded: LoadedSite, diags: Diagnostics) -> Site:
     _attach_editions(loaded, site, diags)
     _check_pii(loaded, site, diags)
     for record in site.records.values():
+        _check_record_rules(record, diags)
         _check_taxonomy_keys(record, site, diags)
         _check_attachments(record, diags)
     _link_relations(loaded, site, diags)
@@ -55,7 +59,7 @@ def _attach_editions(loaded: LoadedSite, site: Site, diags: Diagnostics) -> None
     appt_list = TypeAdapter(list[AppointmentEntry])
     for item in sorted(loaded.editions, key=lambda e: (e.id, e.lang)):
         if item.id not in loaded.originals:
-            diags.error(item.path, 1, None, f"English or other edition of '{item.id}', but there is no original {item.id}.md")
+            diags.error(item.path, 1, None, f"'{item.lang}' edition of '{item.id}', but there is no original {item.id}.md")
             continue
         record = site.records.get(item.id)
         if record is None or item.meta is None:
@@ -95,6 +99,16 @@ def _check_pii(loaded: LoadedSite, site: Site, diags: Diagnostics) -> None:
                             f"looks like a {kind} ('{text}'); remove it, or list it under pii_allow if it may be published")
 
 
+def _check_record_rules(record: Record, diags: Diagnostics) -> None:
+    meta = record.meta
+    if meta.review and meta.review.date > meta.published:
+        diags.error(record.path, record.line("review", "date"), "review.date",
+                    f"the review ({meta.review.date}) is after publication ({meta.published}); review first, publish after")
+    if meta.disclosure == "targeted" and not meta.audience:
+        diags.error(record.path, record.line("disclosure"), "audience",
+                    "a targeted record needs an audience (a list of tag keys)")
+
+
 def _check_taxonomy_keys(record: Record, site: Site, diags: Diagnostics) -> None:
     meta = record.meta
     checks = [("issuer", "issuers", meta.issuers), ("topics", "topics", meta.topics),
@@ -123,6 +137,8 @@ def _target(record: Record, field: str, index, target_id: str, site: Site, diags
     where = (field, index) if index is not None else (field,)
     label = f"{field}[{index}]" if index is not None else field
     target = site.records.get(target_id)
+    if target is None and target_id in site.broken:
+        return None  # its own errors are reported
     if target is None:
         diags.error(record.path, record.line(*where), label, f"names '{target_id}', which is not a record")
         return None
@@ -215,6 +231,8 @@ def _resolve_issues(loaded: LoadedSite, site: Site, diags: Diagnostics) -> None:
                 line = lines.get(("sections", si, "records", ri))
                 label = f"sections[{si}].records[{ri}]"
                 record = site.records.get(rid)
+                if record is None and rid in site.broken:
+                    continue
                 if record is None:
                     diags.error(path, line, label, f"'{rid}' is not a record")
                 elif not record.public:

@@ -214,12 +214,8 @@ class RecordBase(Model):
 
     @model_validator(mode="after")
     def _common_rules(self):
-        if self.disclosure == "targeted" and not self.audience:
-            raise ValueError("audience: a targeted record needs an audience (a list of tag keys)")
         if isinstance(self.issuer, list) and not self.issuer:
             raise ValueError("issuer: the list of issuers is empty")
-        if self.review and self.review.date > self.published:
-            raise ValueError(f"review.date: the review ({self.review.date}) is after publication ({self.published}); review first, publish after")
         return self
 
 

@@ -1,0 +1,28 @@
+"""Invalid sample sites: each expects exactly the diagnostics in its expected.txt."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import SITES
+from gazette.cli import main
+
+INVALID = sorted(p for p in (SITES / "invalid").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("site", INVALID, ids=lambda p: p.name)
+def test_invalid_site_reports_every_expected_problem_and_nothing_else(site, tmp_path):
+    expected = [l for l in (site / "expected.txt").read_text(encoding="utf-8").splitlines() if l.strip()]
+    result = CliRunner().invoke(main, ["check", "--site", str(site)])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    got = [re.sub(r"^\d+\. ", "", l) for l in result.output.splitlines()[1:]]
+    assert got == expected
+
+    # build refuses too, and writes nothing
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["build", "--site", str(site), "--out", str(out)])
+    assert result.exit_code == 1
+    assert not out.exists()
