@@ -19,11 +19,14 @@ from .schema import QA, AppointmentEntry, RecordBase
 RELATIONS = ("basis", "related", "supersedes")
 
 
+def is_cleared(meta: RecordBase) -> bool:
+    """Cleared for the public: proactive, and reviewed before publication."""
+    return meta.disclosure == "proactive" and meta.review is not None and meta.review.date <= meta.published
+
+
 def is_public(meta: RecordBase, build_date: dt.date) -> bool:
-    """The publication rule (content format): proactive, reviewed (and not
-    after publication), not in the future."""
-    return (meta.disclosure == "proactive" and meta.review is not None
-            and meta.review.date <= meta.published and meta.published <= build_date)
+    """The publication rule (content format): cleared, and not in the future."""
+    return is_cleared(meta) and meta.published <= build_date
 
 
 def resolve(loaded: LoadedSite, diags: Diagnostics) -> Site:
@@ -224,6 +227,7 @@ def _resolve_issues(loaded: LoadedSite, site: Site, diags: Diagnostics) -> None:
     seen: dict[str, str] = {}
     for path, data, lines in sorted(loaded.issues, key=lambda x: (x[1].year, x[1].number)):
         key = f"{data.year}-{data.number:02d}"
+        scheduled = data.published > site.build_date  # not published yet: its records may be scheduled too
         sections = []
         for si, section in enumerate(data.sections):
             records = []
@@ -235,7 +239,7 @@ def _resolve_issues(loaded: LoadedSite, site: Site, diags: Diagnostics) -> None:
                     continue
                 if record is None:
                     diags.error(path, line, label, f"'{rid}' is not a record")
-                elif not record.public:
+                elif not (record.public or (scheduled and is_cleared(record.meta))):
                     diags.error(path, line, label, f"'{rid}' is not public; an issue lists only public records")
                 elif rid in seen:
                     diags.error(path, line, label, f"'{rid}' is already in {'this issue' if seen[rid] == key else 'issue ' + seen[rid]}")

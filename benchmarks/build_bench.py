@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Build-time benchmark: synthetic sites of N records, HTML only.
+
+    python3 benchmarks/build_bench.py --sizes 1000 10000 [--jobs 2]
+
+Generates each site once with ../shared/bench/gen_corpus.py (cached under
+benchmarks/out/), builds it with `gazette build` in a fresh process, and
+prints wall time and peak memory of the whole process tree (main process and
+workers, sampled from /proc every 20 ms).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+GEN = ROOT.parent / "shared" / "bench" / "gen_corpus.py"
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory of pid and all its descendants, in bytes."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ppid, pages = int(fields[1]), int(fields[21])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+        rss[int(entry)] = pages * os.sysconf("SC_PAGE_SIZE")
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        total += rss.get(p, 0)
+        stack += children.get(p, [])
+    return total
+
+
+def run_measured(cmd: list[str], env=None) -> tuple[float, int, subprocess.CompletedProcess]:
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, tree_rss(proc.pid))
+        time.sleep(0.02)
+    wall = time.perf_counter() - start
+    out, err = proc.communicate()
+    return wall, peak, subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def ensure_site(n: int) -> Path:
+    site = HERE / "out" / f"site-{n}"
+    stamp = site / ".generated"
+    if not stamp.exists():
+        if site.exists():
+            import shutil
+            shutil.rmtree(site)
+        subprocess.run([sys.executable, str(GEN), "--flavor", "gazette", "--n", str(n), "--out", str(site),
+                        "--canaries-out", str(site) + ".canaries"], check=True)
+        stamp.write_text("ok\n")
+    return site
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    args = ap.parse_args()
+    env = dict(os.environ, SOURCE_DATE_EPOCH="1735689600")
+    print(f"{'records':>8} {'files':>7} {'wall s':>8} {'peak MiB':>9}  output")
+    for n in args.sizes:
+        site = ensure_site(n)
+        files = sum(1 for _ in (site / "content").rglob("*.md"))
+        cmd = [sys.executable, "-m", "gazette.cli", "build", "--site", str(site), "--out", str(HERE / "out" / f"html-{n}")]
+        if args.jobs:
+            cmd += ["--jobs", str(args.jobs)]
+        wall, peak, proc = run_measured(cmd, env)
+        if proc.returncode != 0:
+            print(proc.stdout, proc.stderr, file=sys.stderr)
+            return 1
+        print(f"{n:>8} {files:>7} {wall:>8.1f} {peak / 2**20:>9.0f}  {proc.stdout.strip().splitlines()[-1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
