@@ -56,6 +56,10 @@ class Urls:
     @staticmethod
     def relative(from_path: str, to_path: str) -> str:
         """URL of `to_path` as seen from the page at `from_path`."""
-        depth = from_path.count("/")
-        rel = "../" * depth + to_path
+        here = from_path.split("/")[:-1]  # the page's folders
+        there = to_path.split("/")
+        i = 0
+        while i < len(here) and i < len(there) - 1 and here[i] == there[i]:
+            i += 1
+        rel = "../" * (len(here) - i) + "/".join(there[i:])
         return rel or "./"
