@@ -103,7 +103,7 @@ def sanitize(html: str) -> str:
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
         url_schemes=_URL_SCHEMES,
-        link_rel="noopener noreferrer",
+        link_rel=None,
         strip_comments=True,
         filter_style_properties=_ALLOWED_STYLES,
     )

@@ -31,7 +31,7 @@ class RecordEdition:
     outcome: str | None = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Record:
     id: str
     meta: RecordBase
@@ -63,6 +63,9 @@ class Record:
     def year(self) -> int:
         return self.meta.published.year
 
+    def __repr__(self) -> str:
+        return f"<Record {self.id} {self.meta.type}{' public' if self.public else ''}>"
+
     def line(self, *path) -> int | None:
         p = tuple(path)
         while p:
@@ -89,7 +92,7 @@ class IssueSection:
     records: list[Record]
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Issue:
     key: str  # YYYY-NN
     year: int
@@ -99,12 +102,15 @@ class Issue:
     path: Path
     title: dict | None = None
 
+    def __repr__(self) -> str:
+        return f"<Issue {self.key}>"
+
     @property
     def records(self) -> list[Record]:
         return [r for s in self.sections for r in s.records]
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Site:
     root: Path
     config: SiteConfig
@@ -115,6 +121,9 @@ class Site:
     issues: list[Issue] = field(default_factory=list)
     public: list[Record] = field(default_factory=list)  # newest first
     broken: set[str] = field(default_factory=set)  # ids whose file failed to load
+
+    def __repr__(self) -> str:
+        return f"<Site {self.root} records={len(self.records)} public={len(self.public)}>"
 
     @property
     def languages(self) -> list[str]:
