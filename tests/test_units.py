@@ -1,0 +1,68 @@
+"""Small pieces with sharp edges: YAML 1.2, PII detection, Markdown."""
+from __future__ import annotations
+
+import pytest
+
+from gazette import markdown, review, yamlload
+
+
+def test_yaml_12_scalars_keep_yes_no_on_as_strings():
+    data = yamlload.load("a: yes\nb: no\nc: on\nd: true\ne: 2024-01-02\nf: 010\ng: ~\n").data
+    assert data == {"a": "yes", "b": "no", "c": "on", "d": True, "e": "2024-01-02", "f": 10, "g": None}
+
+
+def test_yaml_duplicate_keys_are_errors_with_lines():
+    with pytest.raises(yamlload.YamlError) as exc:
+        yamlload.load("a: 1\nb:\n  x: 1\n  x: 2\n", line_offset=1)
+    assert exc.value.line == 5 and exc.value.field == "b.x" and "duplicate key 'x'" in exc.value.message
+
+
+def test_yaml_lines_of_nested_fields():
+    doc = yamlload.load("a:\n  - {q: 1}\n  - q: 2\n")
+    assert doc.line_of(("a", 1, "q")) == 3 and doc.line_of(("a", 0, "q")) == 2
+
+
+def _valid_id(base17: str) -> str:
+    total = sum(int(d) * w for d, w in zip(base17, (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)))
+    return base17 + "10X98765432"[total % 11]
+
+
+def test_pii_finds_resident_ids_with_valid_checksum_only():
+    good = _valid_id("31010419800101123")
+    bad = good[:-1] + ("0" if good[-1] != "0" else "1")
+    hits = review.find_pii(f"第一行\n身份证 {good}\n另一个 {bad}\n")
+    assert hits == [(2, good, "resident identity number")]
+
+
+def test_pii_finds_mobile_numbers_in_full_width_and_with_separators():
+    text = "电话：１３８００１３８０００\n手机 139-1234-5678；座机 021-12345678；编号 2013912345678901\n"
+    found = [(line, s) for line, s, kind in review.find_pii(text) if kind == "mobile phone number"]
+    assert found == [(1, "１３８００１３８０００"), (2, "139-1234-5678")]
+
+
+def test_pii_allow_matches_the_exact_string_or_its_digits():
+    assert review.allowed("138 0013 8000", ["138 0013 8000"])
+    assert review.allowed("１３８００１３８０００", ["13800138000"])
+    assert not review.allowed("13800138001", ["13800138000"])
+
+
+def test_markdown_cjk_soft_breaks_and_latin_soft_breaks():
+    html = markdown.render("中文第一行\n中文第二行\n\nEnglish line\nnext line")
+    assert "中文第一行中文第二行" in html
+    assert "English line\nnext line" in html
+
+
+@pytest.mark.parametrize("evil", [
+    "<script>alert(1)</script>",
+    '<a href="javascript:alert(1)">x</a>',
+    '<img src="x" onerror="alert(1)">',
+    '<iframe src="https://evil.example"></iframe>',
+    '[x](javascript:alert(1))',
+    '<svg onload="alert(1)"></svg>',
+    '<object data="x"></object>',
+    '<p style="background:url(https://evil.example/x)">x</p>',
+])
+def test_sanitiser_removes_active_content(evil):
+    html = markdown.render(evil).lower()
+    for bad in ("<script", 'href="javascript', "onerror", "onload", "<iframe", "<svg", "<object", "evil.example"):
+        assert bad not in html, (evil, html)
