@@ -284,22 +284,32 @@ def _normalize_local(value, default_lang: str, languages: list[str], report, whe
     return out
 
 
+def read_yaml_file(path: Path, diags: Diagnostics) -> yamlload.Located | None:
+    try:
+        return yamlload.load(read_text(path))
+    except (FileProblem, yamlload.YamlError) as p:
+        diags.error(path, p.line, p.field, p.message)
+        return None
+
+
+def validate_file(model_cls, located: yamlload.Located, path: Path, diags: Diagnostics, field_prefix: str = ""):
+    """Validate and report every problem and unknown field against `path`."""
+    problems, warnings = [], []
+    obj = validate_yaml(model_cls, located, problems, warnings)
+    for report, items in ((diags.error, problems), (diags.warning, warnings)):
+        for line, fld, msg in items:
+            name = f"{field_prefix}.{fld}" if field_prefix and fld else (fld or field_prefix or None)
+            report(path, line, name, msg)
+    return obj
+
+
 def load_config(root: Path, diags: Diagnostics) -> SiteConfig | None:
     path = root / "gazette.yaml"
     if not path.is_file():
         diags.error(path, None, None, f"no gazette.yaml in {root} (is this a gazette site? 'gazette init DIR' creates one)")
         return None
-    try:
-        located = yamlload.load(read_text(path))
-    except (FileProblem, yamlload.YamlError) as p:
-        diags.error(path, p.line, p.field, p.message)
-        return None
-    problems, warnings = [], []
-    config = validate_yaml(SiteConfig, located, problems, warnings)
-    for line, fld, msg in problems:
-        diags.error(path, line, fld, msg)
-    for line, fld, msg in warnings:
-        diags.warning(path, line, fld, msg)
+    located = read_yaml_file(path, diags)
+    config = validate_file(SiteConfig, located, path, diags) if located else None
     if config is None:
         return None
     langs = config.languages
@@ -318,12 +328,8 @@ def load_taxonomies(root: Path, config: SiteConfig, diags: Diagnostics, site: Lo
         site.taxonomies[name] = entries
         if not path.is_file():
             continue
-        try:
-            located = yamlload.load(read_text(path))
-        except (FileProblem, yamlload.YamlError) as p:
-            diags.error(path, p.line, p.field, p.message)
-            continue
-        if located.data is None:
+        located = read_yaml_file(path, diags)
+        if located is None or located.data is None:
             continue
         if not isinstance(located.data, dict):
             diags.error(path, 1, None, "expected a mapping from key to entry")
@@ -335,12 +341,7 @@ def load_taxonomies(root: Path, config: SiteConfig, diags: Diagnostics, site: Lo
                 diags.error(path, line, key, f"'{key}' is not a valid key (lower-case letters, digits and '-')")
                 continue
             sub = yamlload.Located(value, {k[1:]: v for k, v in located.lines.items() if k[:1] == (key,)})
-            problems, warnings = [], []
-            entry = validate_yaml(model, sub, problems, warnings)
-            for ln, fld, msg in problems:
-                diags.error(path, ln or line, f"{key}.{fld}" if fld else key, msg)
-            for ln, fld, msg in warnings:
-                diags.warning(path, ln or line, f"{key}.{fld}" if fld else key, msg)
+            entry = validate_file(model, sub, path, diags, field_prefix=key)
             if entry is None:
                 continue
             for attr in ("name", "description"):
@@ -362,17 +363,8 @@ def load_issues(root: Path, config: SiteConfig, diags: Diagnostics, site: Loaded
         if not m:
             diags.error(path, None, None, "an issue file must be named YYYY-NN.yaml (e.g. 2024-05.yaml)")
             continue
-        try:
-            located = yamlload.load(read_text(path))
-        except (FileProblem, yamlload.YamlError) as p:
-            diags.error(path, p.line, p.field, p.message)
-            continue
-        problems, warnings = [], []
-        issue = validate_yaml(IssueFile, located, problems, warnings)
-        for ln, fld, msg in problems:
-            diags.error(path, ln, fld, msg)
-        for ln, fld, msg in warnings:
-            diags.warning(path, ln, fld, msg)
+        located = read_yaml_file(path, diags)
+        issue = validate_file(IssueFile, located, path, diags) if located else None
         if issue is None:
             continue
         if issue.year != int(m[1]):

@@ -75,18 +75,20 @@ class Handler(SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # quiet
         pass
 
+    def _send_html(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def do_GET(self):
         state = self.state
         with state.lock:
             error = state.error
         path = urlsplit(self.path).path
         if error and (path.endswith("/") or path.endswith(".html")):
-            body = error_page(error)
-            self.send_response(500)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self._send_html(500, error_page(error))
             return
         base = state.base_path
         if base != "/" and not path.startswith(base):
@@ -104,12 +106,7 @@ class Handler(SimpleHTTPRequestHandler):
     def send_error(self, code, message=None, explain=None):
         page = self.state.out_dir / "404.html"
         if code == 404 and page.is_file():
-            body = page.read_bytes()
-            self.send_response(404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self._send_html(404, page.read_bytes())
             return
         super().send_error(code, message, explain)
 
