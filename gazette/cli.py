@@ -70,6 +70,7 @@ def init(directory: Path):
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copy2(sample / "gazette.yaml", directory / "gazette.yaml")
     shutil.copytree(sample / "content", directory / "content")
+    (directory / ".gitignore").write_text("/output/\n/.gazette-cache/\n", encoding="utf-8")
     click.echo(f"created a new gazette in {directory}")
     click.echo(f"next: gazette build --site {directory}")
 
@@ -78,21 +79,28 @@ def init(directory: Path):
 @SITE_OPTION
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder.  [default: SITE/output]")
-@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Worker processes for loading (default: all cores).")
-def build(site_dir: Path, out_dir: Path | None, jobs: int | None):
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Worker processes for loading and PDFs (default: all cores).")
+@click.option("--pdf/--no-pdf", default=None, help="Render PDFs (default: gazette.yaml pdf.enabled, which defaults to on).")
+def build(site_dir: Path, out_dir: Path | None, jobs: int | None, pdf: bool | None):
     """Build the site: check everything, then write the website.
 
     Every problem in the content is listed with its file, line and field, and
     nothing is written while there are errors.  The output is replaced
     atomically, so a failed build leaves the previous output in place.  Set
     SOURCE_DATE_EPOCH for a reproducible build date.
+
+    PDFs (one per record and English edition, one per issue) are rendered in
+    parallel and cached in SITE/.gazette-cache: a PDF whose inputs did not
+    change is not rendered again.  Released issues are copied from archive/
+    after checking them against their manifests.
     """
     from .pipeline import build as run_build
 
     start = time.perf_counter()
-    result = run_build(site_dir, out_dir, workers=jobs)
+    result = run_build(site_dir, out_dir, workers=jobs, pdf=pdf)
     _print_warnings(result.diagnostics)
-    click.echo(f"built {len(result.site.public)} public records: {result.pages} pages, {result.files} files "
+    pdfs = f", {result.pdfs_written} PDFs ({result.pdfs_rendered} rendered)" if result.pdfs_written else ""
+    click.echo(f"built {len(result.site.public)} public records: {result.pages} pages, {result.files} files{pdfs} "
                f"in {result.out_dir} ({time.perf_counter() - start:.1f} s)")
 
 
@@ -100,7 +108,8 @@ def build(site_dir: Path, out_dir: Path | None, jobs: int | None):
 @SITE_OPTION
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Worker processes for loading (default: all cores).")
-def check(site_dir: Path, strict: bool, jobs: int | None):
+@click.option("--pdf/--no-pdf", default=None, help="Check PDF prerequisites (CJK fonts, glyphs); default: gazette.yaml pdf.enabled.")
+def check(site_dir: Path, strict: bool, jobs: int | None, pdf: bool | None):
     """Check the site without writing anything.
 
     Runs everything `build` does except writing: schema, relations,
@@ -111,7 +120,7 @@ def check(site_dir: Path, strict: bool, jobs: int | None):
     """
     from .pipeline import check as run_check
 
-    result = run_check(site_dir, strict=strict, workers=jobs)
+    result = run_check(site_dir, strict=strict, workers=jobs, pdf=pdf)
     _print_warnings(result.diagnostics)
     click.echo(f"ok: {len(result.site.records)} records ({len(result.site.public)} public), "
                f"{len(result.site.issues)} issues, {result.pages} pages; {len(result.diagnostics.warnings)} warning(s)")
@@ -131,6 +140,74 @@ def serve(site_dir: Path, port: int, out_dir: Path | None):
     from .serve import serve as run_serve
 
     run_serve(site_dir, port, out_dir=out_dir)
+
+
+@main.group()
+def issue():
+    """Release gazette issues and revise released ones.
+
+    A released issue is frozen in archive/issues/YYYY-NN/vN/ (PDFs, a copy of
+    its sources and a manifest of SHA-256 hashes).  Commit archive/ with the
+    content.  Builds copy the archived PDFs and fail if a released record
+    changed, until the change goes out as a revision with an erratum.
+    """
+
+
+@issue.command("release")
+@click.argument("key", metavar="YYYY-NN")
+@SITE_OPTION
+def issue_release(key: str, site_dir: Path):
+    """Freeze issue YYYY-NN as version 1 (archive/issues/YYYY-NN/v1/)."""
+    from . import archive
+    from .pipeline import cache_dir, load_and_resolve
+    from .render.pdf import PdfRenderer
+
+    site, diags = load_and_resolve(site_dir, pdf=True)
+    _print_warnings(diags)
+    version = archive.release(site, key, PdfRenderer(site, resources.builtin_theme(), cache_dir(site)))
+    click.echo(f"released issue {key} as v{version.number}: {version.folder} ({', '.join(version.pdfs)})")
+
+
+@issue.command("revise")
+@click.argument("key", metavar="YYYY-NN")
+@click.option("--erratum", required=True, help="What was corrected (plain text; Chinese is fine). Printed on the new version's cover and on the issue page.")
+@SITE_OPTION
+def issue_revise(key: str, erratum: str, site_dir: Path):
+    """Release the changed issue YYYY-NN as its next version, with an erratum.
+
+    Earlier versions stay in the archive and on the site, byte for byte."""
+    from . import archive
+    from .pipeline import cache_dir, load_and_resolve
+    from .render.pdf import PdfRenderer
+
+    site, diags = _load_for_revision(site_dir)
+    _print_warnings(diags)
+    version = archive.revise(site, key, erratum, PdfRenderer(site, resources.builtin_theme(), cache_dir(site)))
+    click.echo(f"released issue {key} as v{version.number}: {version.folder} ({', '.join(version.pdfs)})")
+
+
+def _load_for_revision(site_dir: Path):
+    """Load the site; the 'changed since released' errors are what a revision is for."""
+    from .errors import stop_on_errors
+    from .load import load_site
+    from .render.pdf import require_cjk_fonts
+    from .resolve import resolve
+    from . import archive
+
+    diags = Diagnostics(root=Path(site_dir))
+    loaded = load_site(Path(site_dir), diags)
+    if loaded.config is None or loaded.build_time is None:
+        stop_on_errors(diags, "loading the site")
+    site = resolve(loaded, diags)
+    stop_on_errors(diags, "checking the site")
+    probe = Diagnostics(root=Path(site_dir))
+    archive.verify(site, probe)
+    tampered = [d for d in probe.errors if "changed since" not in d.message]
+    if tampered:
+        probe.items = tampered
+        stop_on_errors(probe, "checking the archive")
+    require_cjk_fonts()
+    return site, diags
 
 
 if __name__ == "__main__":  # pragma: no cover

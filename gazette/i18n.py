@@ -100,6 +100,18 @@ STRINGS: dict[str, dict[str, str]] = {
     "record_types": {"zh": "文件类型", "en": "Document types"},
     "description": {"zh": "简介", "en": "About"},
     "by_type": {"zh": "按类型", "en": "By type"},
+    "pdf_page_before": {"zh": "第 ", "en": "Page "},
+    "pdf_page_middle": {"zh": " 页 / 共 ", "en": " of "},
+    "pdf_page_after": {"zh": " 页", "en": ""},
+    "version_n": {"zh": "第{n}版", "en": "version {n}"},
+    "erratum": {"zh": "更正说明", "en": "Erratum"},
+    "download_pdf": {"zh": "下载PDF", "en": "Download PDF"},
+    "pdf_of_issue": {"zh": "本期PDF", "en": "PDF of this issue"},
+    "versions": {"zh": "版本", "en": "Versions"},
+    "released_on": {"zh": "发布于 {date}", "en": "released {date}"},
+    "current_version": {"zh": "当前版本", "en": "current version"},
+    "history": {"zh": "修改记录", "en": "History"},
+    "changes_in": {"zh": "{label}相对{prev}的修改", "en": "Changes in {label} since {prev}"},
     "translation_note": {"zh": "", "en": "English editions are provided for reference; the Chinese text is authoritative."},
 }
 

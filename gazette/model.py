@@ -121,6 +121,8 @@ class Site:
     issues: list[Issue] = field(default_factory=list)
     public: list[Record] = field(default_factory=list)  # newest first
     broken: set[str] = field(default_factory=set)  # ids whose file failed to load
+    releases: dict = field(default_factory=dict)  # issue key -> [archive.Version], oldest first
+    history: dict = field(default_factory=dict)  # record id -> [archive.HistoryEntry]
 
     def __repr__(self) -> str:
         return f"<Site {self.root} records={len(self.records)} public={len(self.public)}>"

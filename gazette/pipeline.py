@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import resources
+from . import archive, resources
 from .errors import Diagnostics, GazetteError, stop_on_errors
-from .load import load_site
+from .load import load_site, read_text
 from .model import Site
 from .render import data
+from .render import pdf as pdfmod
 from .render.html import HtmlRenderer, Page
 from .resolve import resolve
 from .writer import Writer
@@ -26,9 +27,30 @@ class BuildResult:
     pages: int = 0
     files: int = 0
     out_dir: Path | None = None
+    pdfs_rendered: int = 0
+    pdfs_written: int = 0
 
 
-def load_and_resolve(site_dir: Path, workers: int | None = None) -> tuple[Site, Diagnostics]:
+def cache_dir(site: Site) -> Path:
+    """Where rendered PDFs are cached: GAZETTE_CACHE_DIR, else SITE/.gazette-cache."""
+    import os
+
+    return Path(os.environ["GAZETTE_CACHE_DIR"]) if os.environ.get("GAZETTE_CACHE_DIR") else site.root / ".gazette-cache"
+
+
+def check_glyphs(site: Site, diags: Diagnostics) -> None:
+    """A character no installed font can draw would print as a box in a PDF."""
+    covered = pdfmod.covered_codepoints(cache_dir(site))
+    for record in site.public:
+        for edition in record.editions.values():
+            text = read_text(edition.path)
+            if not {ord(c) for c in set(text) if ord(c) > 0x7E} - covered:
+                continue
+            for line, ch in pdfmod.missing_glyphs(text, covered):
+                diags.warning(edition.path, line, None, f"no installed font has a glyph for '{ch}' (U+{ord(ch):04X}); the PDF would show a box")
+
+
+def load_and_resolve(site_dir: Path, workers: int | None = None, pdf: bool | None = None) -> tuple[Site, Diagnostics]:
     diags = Diagnostics(root=Path(site_dir))
     loaded = load_site(Path(site_dir), diags, workers=workers)
     if loaded.config is None or loaded.build_time is None:
@@ -36,13 +58,22 @@ def load_and_resolve(site_dir: Path, workers: int | None = None) -> tuple[Site, 
     # Resolve even after load errors, so one run reports every problem;
     # records that failed to load are skipped there, not reported again.
     site = resolve(loaded, diags)
+    site.releases = archive.verify(site, diags)
+    site.history = archive.record_history(site, site.releases) if not diags.errors else {}
+    if pdf_enabled(site, pdf):
+        pdfmod.require_cjk_fonts()
+        check_glyphs(site, diags)
     stop_on_errors(diags, "checking the site")
     return site, diags
 
 
-def check(site_dir: Path, strict: bool = False, workers: int | None = None) -> BuildResult:
-    site, diags = load_and_resolve(site_dir, workers)
-    renderer = HtmlRenderer(site, resources.builtin_theme())
+def pdf_enabled(site: Site, override: bool | None) -> bool:
+    return site.config.pdf.enabled if override is None else override
+
+
+def check(site_dir: Path, strict: bool = False, workers: int | None = None, pdf: bool | None = None) -> BuildResult:
+    site, diags = load_and_resolve(site_dir, workers, pdf)
+    renderer = HtmlRenderer(site, resources.builtin_theme(), pdf=pdf_enabled(site, pdf))
     pages = 0
     for page in renderer.pages():
         renderer.render(page)  # template errors surface here, as in a build
@@ -52,24 +83,57 @@ def check(site_dir: Path, strict: bool = False, workers: int | None = None) -> B
     return BuildResult(site=site, diagnostics=diags, pages=pages)
 
 
-def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = None) -> BuildResult:
+def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = None, pdf: bool | None = None) -> BuildResult:
     site_dir = Path(site_dir)
     out_dir = Path(out_dir) if out_dir else site_dir / "output"
-    site, diags = load_and_resolve(site_dir, workers)
+    site, diags = load_and_resolve(site_dir, workers, pdf)
     writer = Writer(out_dir)
     writer.check_target(site_dir)
     writer.open()
+    result = BuildResult(site=site, diagnostics=diags, out_dir=writer.out_dir)
     try:
-        pages = write_site(site, writer)
+        with_pdf = pdf_enabled(site, pdf)
+        result.pages = write_site(site, writer, with_pdf)
+        write_archived_pdfs(site, writer)
+        if with_pdf:
+            result.pdfs_rendered, result.pdfs_written = write_pdfs(site, writer, workers)
         writer.commit()
     except BaseException:
         writer.abort()
         raise
-    return BuildResult(site=site, diagnostics=diags, pages=pages, files=len(writer.written), out_dir=writer.out_dir)
+    result.files = len(writer.written)
+    return result
 
 
-def write_site(site: Site, writer: Writer) -> int:
-    renderer = HtmlRenderer(site, resources.builtin_theme())
+def write_pdfs(site: Site, writer: Writer, workers: int | None) -> tuple[int, int]:
+    """Record PDFs, and issue PDFs of issues not released yet (released ones come from the archive)."""
+    renderer = pdfmod.PdfRenderer(site, resources.builtin_theme(), cache_dir(site), workers)
+    jobs = renderer.record_jobs()
+    for issue in site.issues:
+        if issue.key in site.releases:
+            continue
+        for lang in renderer.issue_languages(issue):
+            name = renderer.issue_pdf_name(issue.key, lang, site.default_lang)
+            jobs.append(pdfmod.PdfJob(f"{renderer.urls.issue(issue.key, site.default_lang)}{name}", renderer.issue_html(issue, lang)))
+    for output, cached in sorted(renderer.run(jobs).items()):
+        writer.copy(output, cached)
+    return renderer.rendered, len(jobs)
+
+
+def write_archived_pdfs(site: Site, writer: Writer) -> None:
+    """Every released version at its own URL, and the latest at the issue's URL."""
+    urls = HtmlRenderer.urls_for(site)
+    for key, versions in sorted(site.releases.items()):
+        base = urls.issue(key, site.default_lang)
+        for version in versions:
+            for name in version.pdfs:
+                writer.copy(f"{base}v{version.number}/{name}", version.folder / name)
+        for name in versions[-1].pdfs:
+            writer.copy(f"{base}{name}", versions[-1].folder / name)
+
+
+def write_site(site: Site, writer: Writer, with_pdf: bool = False) -> int:
+    renderer = HtmlRenderer(site, resources.builtin_theme(), pdf=with_pdf)
     urls = renderer.urls
     sitemap_pages: list[Page] = []
     count = 0

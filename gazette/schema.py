@@ -73,6 +73,12 @@ class Model(BaseModel):
 
 
 # --------------------------------------------------------------- configuration
+class PdfConfig(Model):
+    enabled: bool = True
+    variant: Literal["pdf/a-3b", "pdf/a-2b", "pdf/ua-1", "none"] = "pdf/a-3b"
+    paper: Literal["A4", "A5", "Letter"] = "A4"
+
+
 class SiteConfig(Model):
     title: LocalText
     base_url: str
@@ -82,6 +88,7 @@ class SiteConfig(Model):
     theme: Annotated[str, BeforeValidator(_pattern(KEY_RE, "theme name"))] = "default"
     page_size: int = Field(default=50, ge=5, le=1000)
     home_latest: int = Field(default=15, ge=1, le=200)
+    pdf: PdfConfig = Field(default_factory=PdfConfig)
 
     @field_validator("base_url")
     @classmethod

@@ -16,6 +16,11 @@ from ..model import Issue, Record, Site
 from ..schema import RECORD_TYPES
 from .urls import Urls
 
+
+def record_pdf_path(record_id: str, lang: str, urls: Urls) -> str:
+    suffix = "" if lang == urls.default else f".{lang}"
+    return f"{urls.record(record_id, lang)}{record_id}{suffix}.pdf"
+
 TAXONOMY_PAGES = ("topics", "tags", "issuers")
 
 
@@ -63,9 +68,14 @@ def consultation_state(record: Record, today: dt.date) -> dict:
 
 
 class HtmlRenderer:
-    def __init__(self, site: Site, builtin_theme: Path):
+    @staticmethod
+    def urls_for(site: Site) -> Urls:
+        return Urls(site.languages, site.config.base_url)
+
+    def __init__(self, site: Site, builtin_theme: Path, pdf: bool = False):
         self.site = site
-        self.urls = Urls(site.languages, site.config.base_url)
+        self.pdf = pdf
+        self.urls = self.urls_for(site)
         self.env = jinja2.Environment(
             loader=theme_loader(site.root, site.config.theme, builtin_theme),
             autoescape=True,
@@ -134,9 +144,28 @@ class HtmlRenderer:
             "tax_name": tax_name,
             "validity": lambda r: validity(r, site.build_date),
             "record_types": RECORD_TYPES,
+            "record_pdf": (lambda r, l: url(record_pdf_path(r.id, l, urls))) if self.pdf else (lambda r, l: None),
+            "issue_pdfs": lambda issue: self.issue_pdfs(issue, url),
+            "releases": site.releases,
+            "history": site.history,
             "issue_label": lambda issue: i18n.t("issue_title", lang, year=issue.year, number=issue.number),
             **page.ctx,
         }
+
+    def issue_pdfs(self, issue: Issue, url) -> dict:
+        """Links to an issue's PDFs: every released version, or the current rendering."""
+        site, urls = self.site, self.urls
+        base = urls.issue(issue.key, site.default_lang)
+        versions = site.releases.get(issue.key, [])
+        if versions:
+            return {"current": [(n, url(base + n)) for n in versions[-1].pdfs],
+                    "versions": [{"number": v.number, "released": v.released[:10], "erratum": v.erratum,
+                                  "files": [(n, url(f"{base}v{v.number}/{n}")) for n in v.pdfs]} for v in reversed(versions)]}
+        if not self.pdf:
+            return {"current": [], "versions": []}
+        names = [f"gazette-{issue.key}{'' if l == site.default_lang else '.' + l}.pdf" for l in site.languages
+                 if l == site.default_lang or any(r.has(l) for r in issue.records)]
+        return {"current": [(n, url(base + n)) for n in names], "versions": []}
 
     def render(self, page: Page) -> bytes:
         template = self.env.get_template(page.template)

@@ -1,0 +1,283 @@
+"""Released gazette issues: frozen, versioned, verified on every build.
+
+    archive/issues/YYYY-NN/v1/manifest.json
+                             gazette-YYYY-NN.pdf, gazette-YYYY-NN.en.pdf
+                             sources/content/...   (the sources as released)
+
+A release freezes an issue's PDFs and the SHA-256 of every source it was made
+from.  Builds copy the archived PDFs (never re-render them) after checking
+every archived file against its manifest; a changed source makes the build
+fail until the editor issues a revision with an erratum, which becomes the
+next version.  Earlier versions stay byte for byte as they were.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import html
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import Diagnostics, GazetteError
+from .model import Issue, Record, Site
+
+ARCHIVE_DIR = Path("archive") / "issues"
+
+
+@dataclass
+class Version:
+    issue: str
+    number: int
+    folder: Path
+    released: str
+    erratum: str | None
+    manifest: dict = field(default_factory=dict)
+
+    @property
+    def pdfs(self) -> list[str]:
+        return sorted(name for name in self.manifest.get("files", {}) if name.endswith(".pdf"))
+
+    def source_text(self, rel: str) -> str | None:
+        path = self.folder / "sources" / rel
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _rel(site: Site, path: Path) -> str:
+    return path.resolve().relative_to(site.root.resolve()).as_posix()
+
+
+def record_files(record: Record) -> list[Path]:
+    """Every file a record is made of: original, editions, attachments."""
+    files = [ed.path for ed in record.editions.values()]
+    folder = record.path.with_name(record.id)
+    if folder.is_dir():
+        files += [p for p in folder.rglob("*") if p.is_file()]
+    return sorted(set(files))
+
+
+def current_sources(site: Site, issue: Issue) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """-> ({relative path: sha256}, {record id: [relative paths]})"""
+    sources = {_rel(site, issue.path): sha256(issue.path)}
+    records = {}
+    for record in issue.records:
+        paths = [_rel(site, p) for p in record_files(record)]
+        records[record.id] = paths
+        for rel, p in zip(paths, record_files(record)):
+            sources[rel] = sha256(p)
+    return sources, records
+
+
+def issue_folder(site: Site, key: str) -> Path:
+    return site.root / ARCHIVE_DIR / key
+
+
+def load_versions(site: Site, key: str, diags: Diagnostics | None = None) -> list[Version]:
+    folder = issue_folder(site, key)
+    versions = []
+    if not folder.is_dir():
+        return versions
+    for sub in sorted(folder.iterdir(), key=lambda p: (len(p.name), p.name)):
+        if not (sub.is_dir() and sub.name.startswith("v") and sub.name[1:].isdigit()):
+            continue
+        manifest_path = sub / "manifest.json"
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            if diags is not None:
+                diags.error(manifest_path, None, None, f"unreadable release manifest ({exc}); restore it from version control")
+            continue
+        versions.append(Version(key, int(sub.name[1:]), sub, manifest.get("released", ""), manifest.get("erratum"), manifest))
+    return versions
+
+
+def verify(site: Site, diags: Diagnostics) -> dict[str, list[Version]]:
+    """Check every archived file and compare released issues with their sources."""
+    releases: dict[str, list[Version]] = {}
+    root = site.root / ARCHIVE_DIR
+    if not root.is_dir():
+        return releases
+    known = {i.key: i for i in site.issues}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        key = folder.name
+        versions = load_versions(site, key, diags)
+        if not versions:
+            continue
+        for version in versions:
+            _verify_files(version, diags)
+        if [v.number for v in versions] != list(range(1, len(versions) + 1)):
+            diags.error(folder, None, None, f"released versions of issue {key} are not v1..vN: {[v.folder.name for v in versions]}")
+        issue = known.get(key)
+        if issue is None:
+            diags.error(folder, None, None, f"issue {key} was released, but content/issues/{key}.yaml is missing or not published")
+            continue
+        releases[key] = versions
+        _compare_sources(site, issue, versions[-1], diags)
+    return releases
+
+
+def _verify_files(version: Version, diags: Diagnostics) -> None:
+    files = version.manifest.get("files", {})
+    for name, digest in sorted(files.items()):
+        path = version.folder / name
+        if not path.is_file():
+            diags.error(path, None, None, f"released file is missing (issue {version.issue} v{version.number}); restore it from version control")
+        elif sha256(path) != digest:
+            diags.error(path, None, None, f"released file was modified after release (issue {version.issue} v{version.number}): "
+                                         "released issues never change; restore it from version control")
+    listed = {version.folder / n for n in files} | {version.folder / "manifest.json"}
+    for path in sorted(p for p in version.folder.rglob("*") if p.is_file()):
+        if path not in listed:
+            diags.error(path, None, None, f"file added to released issue {version.issue} v{version.number} after release")
+
+
+def _compare_sources(site: Site, issue: Issue, latest: Version, diags: Diagnostics) -> None:
+    released = latest.manifest.get("sources", {})
+    now, by_record = current_sources(site, issue)
+    hint = f"run: gazette issue revise {issue.key} --erratum \"…\""
+    if now.get(_rel(site, issue.path)) != released.get(_rel(site, issue.path)):
+        diags.error(issue.path, None, None, f"issue {issue.key} changed since it was released as v{latest.number}; {hint}")
+    released_records = latest.manifest.get("records", {})
+    for rid in sorted(set(by_record) | set(released_records)):
+        paths = set(by_record.get(rid, [])) | set(released_records.get(rid, []))
+        if any(now.get(p) != released.get(p) for p in paths):
+            record = site.records.get(rid)
+            where = record.path if record else issue.path
+            diags.error(where, None, None, f"record {rid} changed since issue {issue.key} was released as v{latest.number}; {hint}")
+
+
+def changed_since(site: Site, issue: Issue, latest: Version) -> bool:
+    now, by_record = current_sources(site, issue)
+    return now != latest.manifest.get("sources", {}) or by_record != latest.manifest.get("records", {})
+
+
+# -------------------------------------------------------------- release
+def write_version(site: Site, issue: Issue, pdf_renderer, number: int, erratum: str | None) -> Version:
+    folder = issue_folder(site, issue.key) / f"v{number}"
+    if folder.exists():
+        raise GazetteError(f"{folder} exists already; released versions are never overwritten")
+    staging = folder.with_name(f".v{number}.staging")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    released = site.build_time.isoformat()
+    files: dict[str, str] = {}
+    try:
+        for lang in pdf_renderer.issue_languages(issue):
+            name = pdf_renderer.issue_pdf_name(issue.key, lang, site.default_lang)
+            html_doc = pdf_renderer.issue_html(issue, lang, version=number, erratum=erratum, released=released[:10])
+            data = pdf_renderer.render_now(html_doc)
+            (staging / name).write_bytes(data)
+            files[name] = hashlib.sha256(data).hexdigest()
+        sources, records = current_sources(site, issue)
+        for rel in sorted(sources):
+            target = staging / "sources" / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(site.root / rel, target)
+            files[f"sources/{rel}"] = sources[rel]
+        manifest = {"issue": issue.key, "version": number, "released": released, "erratum": erratum,
+                    "sources": sources, "records": records, "files": dict(sorted(files.items()))}
+        (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        staging.rename(folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Version(issue.key, number, folder, released, erratum, manifest)
+
+
+def find_issue(site: Site, key: str) -> Issue:
+    for issue in site.issues:
+        if issue.key == key:
+            return issue
+    raise GazetteError(f"no published issue {key} (content/issues/{key}.yaml, published on or before {site.build_date})")
+
+
+def release(site: Site, key: str, pdf_renderer) -> Version:
+    issue = find_issue(site, key)
+    versions = load_versions(site, key)
+    if versions:
+        raise GazetteError(f"issue {key} is already released (v{versions[-1].number}); a change goes out as a revision: "
+                           f"gazette issue revise {key} --erratum \"…\"")
+    return write_version(site, issue, pdf_renderer, 1, None)
+
+
+def revise(site: Site, key: str, erratum: str, pdf_renderer) -> Version:
+    issue = find_issue(site, key)
+    if not erratum or not erratum.strip():
+        raise GazetteError("a revision needs an erratum (--erratum \"…\") saying what was corrected")
+    if any(c in erratum for c in "\r\0"):
+        raise GazetteError("the erratum must be plain text")
+    versions = load_versions(site, key)
+    if not versions:
+        raise GazetteError(f"issue {key} has not been released yet: gazette issue release {key}")
+    if not changed_since(site, issue, versions[-1]):
+        raise GazetteError(f"nothing in issue {key} changed since v{versions[-1].number}; there is nothing to revise")
+    return write_version(site, issue, pdf_renderer, versions[-1].number + 1, erratum.strip())
+
+
+# -------------------------------------------------------------- history
+def redline(old: str, new: str) -> str:
+    """HTML diff of two texts: lines first, then characters within changed lines
+    (Chinese has no spaces, so words are characters)."""
+    out = []
+    a, b = old.splitlines(), new.splitlines()
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        if op == "delete":
+            out += [f"<p><del>{html.escape(l)}</del></p>" for l in a[i1:i2]]
+        elif op == "insert":
+            out += [f"<p><ins>{html.escape(l)}</ins></p>" for l in b[j1:j2]]
+        else:
+            out.append("<p>" + _char_diff("\n".join(a[i1:i2]), "\n".join(b[j1:j2])) + "</p>")
+    return "\n".join(out)
+
+
+def _char_diff(old: str, new: str) -> str:
+    parts = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if op == "equal":
+            parts.append(html.escape(old[i1:i2]))
+        if op in ("delete", "replace"):
+            parts.append(f"<del>{html.escape(old[i1:i2])}</del>")
+        if op in ("insert", "replace"):
+            parts.append(f"<ins>{html.escape(new[j1:j2])}</ins>")
+    return "".join(parts).replace("\n", "<br>")
+
+
+@dataclass
+class HistoryEntry:
+    version: Version
+    diff_html: str | None  # None: unchanged in this version
+    previous: Version | None = None
+
+
+def record_history(site: Site, releases: dict[str, list[Version]]) -> dict[str, list[HistoryEntry]]:
+    """For records of released issues with more than one version: each version,
+    and what changed in it."""
+    history: dict[str, list[HistoryEntry]] = {}
+    for key, versions in sorted(releases.items()):
+        if len(versions) < 2:
+            continue
+        ids = sorted({rid for v in versions for rid in v.manifest.get("records", {})})
+        for rid in ids:
+            entries = []
+            for i, version in enumerate(versions):
+                if i == 0:
+                    entries.append(HistoryEntry(version, None))
+                    continue
+                prev = versions[i - 1]
+                diffs = []
+                paths = sorted(set(prev.manifest.get("records", {}).get(rid, [])) | set(version.manifest.get("records", {}).get(rid, [])))
+                for rel in paths:
+                    if prev.manifest["sources"].get(rel) != version.manifest["sources"].get(rel) and rel.endswith(".md"):
+                        diffs.append(redline(prev.source_text(rel) or "", version.source_text(rel) or ""))
+                entries.append(HistoryEntry(version, "\n".join(diffs) if diffs else None, prev))
+            if any(e.diff_html for e in entries):
+                history[rid] = entries
+    return history

@@ -1,0 +1,272 @@
+"""PDFs by WeasyPrint: one per public record and English edition, one per
+gazette issue (and its English counterpart).
+
+Rendering is the expensive step, so it is keyed and cached: the key is the
+SHA-256 of the exact HTML handed to WeasyPrint (which already reflects the
+record sources, taxonomies, templates and CSS), the font files, the
+WeasyPrint version and the PDF variant.  A cached PDF is used only if its own
+hash still matches the hash stored beside it.  Jobs run in parallel.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from pathlib import Path
+
+import jinja2
+
+from .. import __version__, i18n
+from ..errors import GazetteError
+from ..model import Issue, Record, Site
+from .html import consultation_state, record_pdf_path, theme_loader, validity
+from .urls import Urls
+
+FONT_FAMILIES = ("Noto Serif CJK SC", "Noto Sans CJK SC")
+
+
+# ------------------------------------------------------------------- fonts
+@lru_cache(maxsize=1)
+def cjk_font_files() -> tuple[str, ...]:
+    """Font files that provide the CJK families the PDFs use."""
+    try:
+        out = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        out = ""
+    files = sorted({line.split(":")[0].strip() for line in out.splitlines() if line.strip()})
+    return tuple(files)
+
+
+def require_cjk_fonts() -> tuple[str, ...]:
+    files = cjk_font_files()
+    if not files:
+        raise GazetteError("no CJK font is installed, so PDFs would show boxes instead of Chinese text: "
+                           "install the Debian package fonts-noto-cjk (apt-get install fonts-noto-cjk), "
+                           "or build without PDFs (--no-pdf)")
+    return files
+
+
+@lru_cache(maxsize=1)
+def font_fingerprint() -> str:
+    h = hashlib.sha256()
+    for f in require_cjk_fonts():
+        st = os.stat(f)
+        h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+_COVERAGE: dict[str, frozenset[int]] = {}
+
+
+def covered_codepoints(cache_dir: Path | None = None) -> frozenset[int]:
+    """Every code point some installed CJK font has a glyph for.  Reading the
+    fonts' cmaps takes over a second, so the set is cached per font fingerprint."""
+    fingerprint = font_fingerprint()
+    if fingerprint in _COVERAGE:
+        return _COVERAGE[fingerprint]
+    cached = cache_dir / "fonts" / f"{fingerprint}.txt" if cache_dir else None
+    if cached and cached.is_file():
+        try:
+            points = frozenset(int(x, 16) for x in cached.read_text().split())
+            _COVERAGE[fingerprint] = points
+            return points
+        except ValueError:
+            pass
+    points = _read_cmaps()
+    _COVERAGE[fingerprint] = points
+    if cached:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".tmp")
+        tmp.write_text(" ".join(f"{p:x}" for p in sorted(points)))
+        os.replace(tmp, cached)
+    return points
+
+
+def _read_cmaps() -> frozenset[int]:
+    from fontTools.ttLib import TTCollection, TTFont
+
+    points: set[int] = set()
+    for path in require_cjk_fonts():
+        fonts = TTCollection(path, lazy=True).fonts if path.lower().endswith(".ttc") else [TTFont(path, lazy=True)]
+        for font in fonts:
+            cmap = font.getBestCmap() or {}
+            points.update(cmap)
+    return frozenset(points)
+
+
+def missing_glyphs(text: str, covered: frozenset[int]) -> list[tuple[int, str]]:
+    """[(line, character)] for characters no font can draw."""
+    out = []
+    for lineno, line in enumerate(text.split("\n"), 1):
+        for ch in line:
+            if ord(ch) > 0x7E and ord(ch) not in covered and not ch.isspace() and ord(ch) not in (0xFEFF, 0x200B, 0x200D):
+                out.append((lineno, ch))
+    return out
+
+
+def css_string(text: str):
+    """A CSS string literal (for content: in @page rules)."""
+    from markupsafe import Markup
+
+    escaped = str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ").replace("<", "\\3c ")
+    return Markup(f'"{escaped}"')
+
+
+# ------------------------------------------------------------------- cache
+@dataclass
+class PdfJob:
+    output: str  # path in the output folder
+    html: str
+    key: str = ""
+
+
+class PdfCache:
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.pdf"
+
+    def get(self, key: str) -> Path | None:
+        pdf = self.path(key)
+        sidecar = pdf.with_suffix(".sha256")
+        if not (pdf.is_file() and sidecar.is_file()):
+            return None
+        if hashlib.sha256(pdf.read_bytes()).hexdigest() != sidecar.read_text().strip():
+            return None  # damaged or tampered: render again
+        return pdf
+
+    def put(self, key: str, data: bytes) -> Path:
+        pdf = self.path(key)
+        pdf.parent.mkdir(parents=True, exist_ok=True)
+        tmp = pdf.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, pdf)
+        pdf.with_suffix(".sha256").write_text(hashlib.sha256(data).hexdigest() + "\n")
+        return pdf
+
+
+def render_pdf_bytes(html: str, base_url: str, variant: str) -> bytes:
+    import weasyprint
+
+    document = weasyprint.HTML(string=html, base_url=base_url)
+    options = {} if variant == "none" else {"pdf_variant": variant}
+    return document.write_pdf(**options)
+
+
+def _render_to_cache(job: tuple[str, str, str, str, str]) -> str:
+    key, html, base_url, variant, folder = job
+    PdfCache(Path(folder)).put(key, render_pdf_bytes(html, base_url, variant))
+    return key
+
+
+# ---------------------------------------------------------------- renderer
+class PdfRenderer:
+    def __init__(self, site: Site, builtin_theme: Path, cache_dir: Path, workers: int | None = None):
+        self.site = site
+        self.urls = Urls(site.languages, site.config.base_url)
+        self.variant = site.config.pdf.variant
+        self.cache = PdfCache(cache_dir / "pdf")
+        self.workers = workers or os.cpu_count() or 1
+        self.env = jinja2.Environment(loader=theme_loader(site.root, site.config.theme, builtin_theme),
+                                      autoescape=True, undefined=jinja2.StrictUndefined,
+                                      trim_blocks=True, lstrip_blocks=True)
+        self.env.filters["css_string"] = css_string
+        self.env.tests["contains"] = lambda container, item: item in container
+        import weasyprint
+        self.salt = f"{weasyprint.__version__}\0{__version__}\0{self.variant}\0{site.config.pdf.paper}\0{font_fingerprint()}\0"
+        self.rendered = 0  # PDFs rendered by WeasyPrint in this build (the rest came from the cache)
+
+    # -------------------------------------------------------------- paths
+    record_pdf = staticmethod(record_pdf_path)
+
+    @staticmethod
+    def issue_pdf_name(key: str, lang: str, default: str) -> str:
+        return f"gazette-{key}{'' if lang == default else '.' + lang}.pdf"
+
+    # ------------------------------------------------------------ context
+    def _context(self, lang: str) -> dict:
+        site = self.site
+
+        def tax_name(name: str, key: str) -> str:
+            entry = site.taxonomies.get(name, {}).get(key)
+            return site.text(entry.name, lang) if entry else key
+
+        return {
+            "lang": lang, "site": site, "config": site.config, "default_lang": site.default_lang,
+            "t": partial(i18n.t, lang=lang), "L": lambda v: site.text(v, lang),
+            "date": lambda d: i18n.format_date(d, lang),
+            "type_name": lambda rtype, plural=True: i18n.type_name(rtype, lang, plural),
+            "status_name": lambda s: i18n.status_name(s, lang),
+            "tax_name": tax_name, "validity": lambda r: validity(r, site.build_date),
+            "consultation_state": lambda r: consultation_state(r, site.build_date),
+            "issue_label": lambda issue: i18n.t("issue_title", lang, year=issue.year, number=issue.number),
+            "abs_url": self.urls.absolute, "urls": self.urls, "paper": site.config.pdf.paper,
+            "md": None,
+        }
+
+    def _render(self, template: str, lang: str, **ctx) -> str:
+        from markupsafe import Markup
+        from .. import markdown
+
+        context = self._context(lang)
+        context["md"] = lambda text: Markup(markdown.render(text or ""))
+        context.update(ctx)
+        return self.env.get_template(template).render(context)
+
+    def record_html(self, record: Record, lang: str) -> str:
+        return self._render("pdf/record.html", lang, record=record, edition=record.editions[lang], meta=record.meta)
+
+    def issue_html(self, issue: Issue, lang: str, version: int | None = None, erratum: str | None = None,
+                   released: str | None = None) -> str:
+        return self._render("pdf/issue.html", lang, issue=issue, version=version, erratum=erratum, released=released)
+
+    # --------------------------------------------------------------- jobs
+    def record_jobs(self) -> list[PdfJob]:
+        jobs = []
+        for record in self.site.public:
+            for lang in self.site.languages:
+                if record.has(lang):
+                    jobs.append(PdfJob(self.record_pdf(record.id, lang, self.urls), self.record_html(record, lang)))
+        return jobs
+
+    def issue_languages(self, issue: Issue) -> list[str]:
+        """The default language always; another language when a record of the issue has that edition."""
+        return [l for l in self.site.languages if l == self.site.default_lang or any(r.has(l) for r in issue.records)]
+
+    def key(self, html: str) -> str:
+        return hashlib.sha256((self.salt + html).encode("utf-8")).hexdigest()
+
+    def run(self, jobs: list[PdfJob]) -> dict[str, Path]:
+        """Render what the cache lacks (in parallel); -> output path -> cached PDF file."""
+        for job in jobs:
+            job.key = self.key(job.html)
+        todo = {}
+        for job in jobs:
+            if job.key not in todo and self.cache.get(job.key) is None:
+                todo[job.key] = (job.key, job.html, self.site.config.base_url, self.variant, str(self.cache.folder))
+        if todo:
+            work = list(todo.values())
+            if self.workers > 1 and len(work) > 1:
+                with ProcessPoolExecutor(max_workers=min(self.workers, len(work))) as pool:
+                    list(pool.map(_render_to_cache, work, chunksize=1))
+            else:
+                for item in work:
+                    _render_to_cache(item)
+            self.rendered += len(work)
+        out = {}
+        for job in jobs:
+            path = self.cache.get(job.key)
+            if path is None:
+                raise GazetteError(f"the PDF for {job.output} could not be rendered into the cache {self.cache.folder}")
+            out[job.output] = path
+        return out
+
+    def render_now(self, html: str) -> bytes:
+        """Render one PDF (through the cache) and return its bytes."""
+        job = PdfJob("-", html)
+        return self.run([job])["-"].read_bytes()
