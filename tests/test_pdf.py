@@ -229,3 +229,13 @@ def test_a_character_without_a_glyph_is_reported_with_record_and_line(site_copy)
     line = len(record.read_text(encoding="utf-8").split("\n")) - 1
     assert f"comm-2024-03.md:{line}: warning: no installed font has a glyph for" in result.output
     assert "U+E000" in result.output
+
+
+def test_pdf_ua_variant_is_configurable(site_copy, tmp_path):
+    config = site_copy / "gazette.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "pdf: {variant: pdf/ua-1}\n", encoding="utf-8")
+    build(site_copy, tmp_path / "out")
+    reader = pypdf.PdfReader(str(tmp_path / "out" / "records" / "fdi-2024-3" / "fdi-2024-3.pdf"))
+    root = reader.trailer["/Root"]
+    assert root["/MarkInfo"]["/Marked"] and "/StructTreeRoot" in root
+    assert "pdfuaid" in root["/Metadata"].get_object().get_data().decode("utf-8")
