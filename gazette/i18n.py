@@ -112,6 +112,18 @@ STRINGS: dict[str, dict[str, str]] = {
     "current_version": {"zh": "当前版本", "en": "current version"},
     "history": {"zh": "修改记录", "en": "History"},
     "changes_in": {"zh": "{label}相对{prev}的修改", "en": "Changes in {label} since {prev}"},
+    "subscribe": {"zh": "订阅", "en": "Subscribe"},
+    "subscribe_intro": {"zh": "通过 RSS/Atom 阅读器或电子邮件订阅本公报的全部或部分内容。", "en": "Follow the whole gazette, or only what concerns you, by RSS/Atom or by email."},
+    "feeds": {"zh": "RSS/Atom 订阅源", "en": "RSS and Atom feeds"},
+    "opml": {"zh": "全部订阅源（OPML 文件）", "en": "All feeds (OPML file)"},
+    "feed_all": {"zh": "全部文件", "en": "Everything"},
+    "email_subscribe": {"zh": "邮件订阅", "en": "Email digests"},
+    "email_intro": {"zh": "填写邮箱并选择关注的内容，我们会发送确认邮件，确认后按期发送摘要。", "en": "Enter your address and choose what to follow; we send a confirmation email first, then regular digests."},
+    "email_address": {"zh": "电子邮箱", "en": "Email address"},
+    "email_language": {"zh": "邮件语言", "en": "Language of the emails"},
+    "email_submit": {"zh": "订阅", "en": "Subscribe"},
+    "email_scopes": {"zh": "关注内容（不选则订阅全部）", "en": "What to follow (none selected: everything)"},
+    "feed_of": {"zh": "订阅本页", "en": "Feed of this page"},
     "translation_note": {"zh": "", "en": "English editions are provided for reference; the Chinese text is authoritative."},
 }
 

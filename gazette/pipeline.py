@@ -13,7 +13,7 @@ from . import archive, resources
 from .errors import Diagnostics, GazetteError, stop_on_errors
 from .load import load_site, read_text
 from .model import Site
-from .render import data
+from .render import data, feeds
 from .render import pdf as pdfmod
 from .render.html import HtmlRenderer, Page
 from .resolve import resolve
@@ -143,6 +143,7 @@ def write_site(site: Site, writer: Writer, with_pdf: bool = False) -> int:
             sitemap_pages.append(page)
         count += 1
     write_static(site, writer)
+    write_feeds(site, renderer, writer)
     for record in site.public:
         writer.write(urls.record_json(record.id), data.record_json(record, site, urls))
         for att in record.meta.attachments:
@@ -151,6 +152,16 @@ def write_site(site: Site, writer: Writer, with_pdf: bool = False) -> int:
     writer.write("sitemap.xml", data.sitemap(sitemap_pages, urls))
     writer.write("robots.txt", data.robots(urls))
     return count
+
+
+def write_feeds(site: Site, renderer: HtmlRenderer, writer: Writer) -> None:
+    urls = renderer.urls
+    for feed in renderer.feeds:
+        rss, atom = feeds.render(feed, site, urls)
+        writer.write(feed.rss(urls), rss)
+        writer.write(feed.atom(urls), atom)
+    for lang in site.languages:
+        writer.write(f"{urls.prefix(lang)}feeds/feeds.opml", feeds.opml([f for f in renderer.feeds if f.lang == lang], site, urls, lang))
 
 
 def write_static(site: Site, writer: Writer) -> None:

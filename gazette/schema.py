@@ -79,6 +79,36 @@ class PdfConfig(Model):
     paper: Literal["A4", "A5", "Letter"] = "A4"
 
 
+class SmtpConfig(Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    security: Literal["none", "starttls", "ssl"] = "starttls"
+    user: Optional[str] = None
+    password_env: str = "GAZETTE_SMTP_PASSWORD"
+    timeout: float = Field(default=30, gt=0)
+
+
+class SubscriptionsConfig(Model):
+    database: str = ".gazette/subscribers.sqlite3"
+    service_url: Optional[str] = None
+    sender: str = "gazette@localhost"
+    sender_name: Optional[LocalText] = None
+    reply_to: Optional[str] = None
+    secret_env: str = "GAZETTE_SECRET"
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    retries: int = Field(default=3, ge=0, le=20)
+    backoff: float = Field(default=1.0, ge=0, le=600)
+
+    @field_validator("service_url")
+    @classmethod
+    def _service_url(cls, v):
+        if v is None:
+            return v
+        if not re.match(r"^https?://[^/\s]+(/\S*)?$", v):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v if v.endswith("/") else v + "/"
+
+
 class SiteConfig(Model):
     title: LocalText
     base_url: str
@@ -89,6 +119,8 @@ class SiteConfig(Model):
     page_size: int = Field(default=50, ge=5, le=1000)
     home_latest: int = Field(default=15, ge=1, le=200)
     pdf: PdfConfig = Field(default_factory=PdfConfig)
+    feed_size: int = Field(default=50, ge=1, le=10000)
+    subscriptions: SubscriptionsConfig = Field(default_factory=SubscriptionsConfig)
 
     @field_validator("base_url")
     @classmethod

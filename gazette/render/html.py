@@ -85,6 +85,10 @@ class HtmlRenderer:
             auto_reload=False,
         )
         self.env.filters["md"] = lambda text: Markup(markdown.render(text or ""))
+        from .feeds import feeds as all_feeds
+
+        self.feeds = all_feeds(site, self.urls)
+        self.feed_of_page = {(f.lang, f.page): f for f in self.feeds}
         self._by_topic = self._group(lambda r: r.meta.topics)
         self._by_tag = self._group(lambda r: r.meta.tags)
         self._by_issuer = self._group(lambda r: r.meta.issuers)
@@ -147,6 +151,7 @@ class HtmlRenderer:
             "record_pdf": (lambda r, l: url(record_pdf_path(r.id, l, urls))) if self.pdf else (lambda r, l: None),
             "issue_pdfs": lambda issue: self.issue_pdfs(issue, url),
             "releases": site.releases,
+            "page_feed": self.feed_of_page.get((lang, page.path)),
             "history": site.history,
             "issue_label": lambda issue: i18n.t("issue_title", lang, year=issue.year, number=issue.number),
             **page.ctx,
@@ -178,6 +183,7 @@ class HtmlRenderer:
             yield from self.record_pages(lang)
             yield from self.listing_pages(lang)
             yield from self.issue_pages(lang)
+            yield self.subscribe_page(lang)
             yield self.not_found_page(lang)
 
     def _alternates(self, path_of) -> dict[str, str]:
@@ -279,6 +285,17 @@ class HtmlRenderer:
                        title=f"{site.text(site.config.title, lang)} {i18n.t('issue_title', lang, year=issue.year, number=issue.number)}",
                        ctx={"issue": issue}, alternates=self._alternates(lambda l, k=issue.key: urls.issue(k, l)),
                        lastmod=issue.published)
+
+    def subscribe_page(self, lang: str) -> Page:
+        mine = [f for f in self.feeds if f.lang == lang]
+        groups = [(kind, [f for f in mine if f.kind == kind]) for kind in ("all", "topics", "tags", "issuers", "types")]
+        service = self.site.config.subscriptions.service_url
+        return Page(path=f"{self.urls.prefix(lang)}subscribe/", lang=lang, template="subscribe.html",
+                    title=i18n.t("subscribe", lang),
+                    ctx={"feed_groups": [(k, fs) for k, fs in groups if fs],
+                         "opml": f"{self.urls.prefix(lang)}feeds/feeds.opml",
+                         "service_url": service},
+                    alternates=self._alternates(lambda l: f"{self.urls.prefix(l)}subscribe/"))
 
     def not_found_page(self, lang: str) -> Page:
         return Page(path=f"{self.urls.prefix(lang)}404.html", lang=lang, template="404.html",

@@ -1,0 +1,147 @@
+"""RSS 2.0 and Atom feeds (feedgen) for the site and every topic, tag,
+issuer and record type, in each language that has content; and an OPML list.
+
+Entry ids derive from the record id only (a tag: URI), so they survive title
+and URL changes.  Dates are midnight of the publication day in the site's
+time zone; a feed's own date is its newest entry's, so a rebuild of the same
+content gives the same bytes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+from xml.sax.saxutils import quoteattr
+from zoneinfo import ZoneInfo
+
+from feedgen.feed import FeedGenerator
+
+from .. import i18n, markdown
+from ..model import Record, Site
+from ..schema import RECORD_TYPES
+from .urls import Urls
+
+EPOCH_ID_DATE = "2000"
+
+
+@dataclass
+class Feed:
+    lang: str
+    kind: str  # all, topics, tags, issuers, types
+    key: str | None
+    title: str
+    records: list[Record]
+    page: str  # the listing page it belongs to
+
+    def base(self, urls: Urls) -> str:
+        scope = "all" if self.kind == "all" else f"{self.kind}/{self.key}"
+        return f"{urls.prefix(self.lang)}feeds/{scope}/"
+
+    def rss(self, urls: Urls) -> str:
+        return self.base(urls) + "rss.xml"
+
+    def atom(self, urls: Urls) -> str:
+        return self.base(urls) + "atom.xml"
+
+
+def entry_id(site: Site, record_id: str, lang: str) -> str:
+    host = urlsplit(site.config.base_url).hostname or "gazette"
+    suffix = "" if lang == site.default_lang else f":{lang}"
+    return f"tag:{host},{EPOCH_ID_DATE}:record:{record_id}{suffix}"
+
+
+def feeds(site: Site, urls: Urls) -> list[Feed]:
+    """Every feed, in every language where it has at least one record."""
+    out = []
+    size = site.config.feed_size
+    for lang in site.languages:
+        def in_lang(records):
+            return [r for r in records if lang == site.default_lang or r.has(lang)][:size]
+
+        title = site.text(site.config.title, lang)
+        scopes = [("all", None, title, site.public, urls.home(lang))]
+        for name in ("topics", "tags", "issuers"):
+            for key, entry in sorted(site.taxonomies.get(name, {}).items()):
+                records = [r for r in site.public if key in _keys(r, name)]
+                scopes.append((name, key, f"{site.text(entry.name, lang)} - {title}", records, urls.taxonomy(name, key, lang)))
+        for rtype in RECORD_TYPES:
+            records = [r for r in site.public if r.type == rtype]
+            scopes.append(("types", rtype, f"{i18n.type_name(rtype, lang)} - {title}", records, urls.type_(rtype, lang)))
+        for kind, key, feed_title, records, page in scopes:
+            chosen = in_lang(records)
+            if chosen:
+                out.append(Feed(lang, kind, key, feed_title, chosen, page))
+    return out
+
+
+def _keys(record: Record, taxonomy: str) -> list[str]:
+    meta = record.meta
+    return {"topics": meta.topics, "tags": meta.tags, "issuers": meta.issuers}[taxonomy]
+
+
+def _when(day: dt.date, tz: ZoneInfo) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=tz)
+
+
+def summary(record: Record, lang: str) -> str:
+    edition = record.editions.get(lang) or record.editions[next(iter(record.editions))]
+    return edition.summary or markdown.plain_text(edition.body_html, 200) or record.title(lang)
+
+
+def render(feed: Feed, site: Site, urls: Urls) -> tuple[bytes, bytes]:
+    tz = ZoneInfo(site.config.timezone)
+    lang = feed.lang
+    fg = FeedGenerator()
+    fg.id(f"tag:{urlsplit(site.config.base_url).hostname or 'gazette'},{EPOCH_ID_DATE}:feed:{feed.base(urls)}")
+    fg.title(feed.title)
+    fg.language(lang)
+    fg.description(feed.title)
+    fg.subtitle(feed.title)
+    if site.config.publisher:
+        fg.author({"name": site.text(site.config.publisher, lang)})
+    fg.generator("gazette")
+    newest = _when(feed.records[0].published, tz) if feed.records else _when(site.build_date, tz)
+    fg.updated(newest)
+    fg.lastBuildDate(newest)
+    for record in feed.records:  # newest first
+        entry = fg.add_entry(order="append")
+        has = record.has(lang)
+        link = urls.absolute(urls.record(record.id, lang if has else site.default_lang))
+        entry.id(entry_id(site, record.id, lang))
+        entry.guid(entry_id(site, record.id, lang), permalink=False)
+        title = record.title(lang)
+        if not has:
+            title += f" ({i18n.t('chinese_only', lang)})"
+        entry.title(title)
+        entry.link(href=link)
+        entry.summary(summary(record, lang))
+        entry.description(summary(record, lang))
+        when = _when(record.published, tz)
+        entry.published(when)
+        entry.updated(when)
+        for name in ("topics", "tags"):
+            for key in _keys(record, name):
+                tax = site.taxonomies.get(name, {}).get(key)
+                if tax:
+                    entry.category(term=key, label=site.text(tax.name, lang))
+    page = {"href": urls.absolute(feed.page), "rel": "alternate"}  # the last link is RSS's <link>
+    fg.link([{"href": urls.absolute(feed.atom(urls)), "rel": "self", "type": "application/atom+xml"}, page], replace=True)
+    atom = fg.atom_str(pretty=True)
+    fg.link([{"href": urls.absolute(feed.rss(urls)), "rel": "self", "type": "application/rss+xml"}, page], replace=True)
+    rss = fg.rss_str(pretty=True)
+    return rss, atom
+
+
+def opml(feeds_in_lang: list[Feed], site: Site, urls: Urls, lang: str) -> bytes:
+    title = site.text(site.config.title, lang)
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<opml version="2.0">',
+             f"<head><title>{_esc(title)}</title></head>", "<body>"]
+    for feed in feeds_in_lang:
+        lines.append(f'<outline type="rss" text={quoteattr(feed.title)} title={quoteattr(feed.title)} '
+                     f'xmlUrl={quoteattr(urls.absolute(feed.rss(urls)))} htmlUrl={quoteattr(urls.absolute(feed.page))}/>')
+    lines += ["</body>", "</opml>"]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

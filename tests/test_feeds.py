@@ -1,0 +1,82 @@
+"""Feeds, read back by feedparser."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import xml.etree.ElementTree as ET
+
+import feedparser
+import pytest
+
+
+@pytest.fixture(scope="module")
+def edge(built_sites):
+    return built_sites["edge"]
+
+
+def all_feeds(out):
+    return sorted(p for p in out.rglob("feeds/**/*.xml"))
+
+
+def test_every_feed_parses_without_bozo_and_holds_only_public_records(built):
+    site = built.result.site
+    public = {r.id for r in site.public}
+    feeds = all_feeds(built.out)
+    assert feeds
+    for path in feeds:
+        parsed = feedparser.parse(path.read_bytes())
+        assert not parsed.bozo, (path, parsed.get("bozo_exception"))
+        assert parsed.entries, path
+        for entry in parsed.entries:
+            rid = entry.id.split(":record:")[1].split(":")[0]
+            assert rid in public, (path, rid)
+
+
+def test_feed_entries_are_newest_first_with_zoned_dates_links_summaries_and_categories(edge):
+    parsed = feedparser.parse((edge.out / "feeds" / "all" / "atom.xml").read_bytes())
+    assert parsed.version == "atom10"
+    dates = [e.published for e in parsed.entries]
+    stamps = [dt.datetime.fromisoformat(d) for d in dates]
+    assert stamps == sorted(stamps, reverse=True)
+    assert all(s.utcoffset() == dt.timedelta(hours=8) for s in stamps)
+    new = next(e for e in parsed.entries if e.id.endswith(":record:p-new"))
+    assert new.link == "https://example.gov.cn/gazette/records/p-new/"
+    assert new.summary == "新版管理办法的摘要。"
+    assert {t.term for t in new.tags} == {"openness", "foreign", "citizens", "enterprises"}
+    rss = feedparser.parse((edge.out / "feeds" / "all" / "rss.xml").read_bytes())
+    assert rss.version == "rss20" and rss.feed.link == "https://example.gov.cn/gazette/"
+    assert [e.id for e in rss.entries] == [e.id for e in parsed.entries]
+
+
+def test_entry_ids_do_not_depend_on_title_or_url(edge):
+    parsed = feedparser.parse((edge.out / "feeds" / "types" / "policy" / "rss.xml").read_bytes())
+    ids = {e.id for e in parsed.entries}
+    assert "tag:example.gov.cn,2000:record:p-new" in ids
+    assert not any("样例" in i or "/records/" in i for i in ids)
+
+
+def test_scoped_feeds_and_english_feeds(edge):
+    topic = feedparser.parse((edge.out / "feeds" / "topics" / "openness" / "rss.xml").read_bytes())
+    assert {e.id.rsplit(":", 1)[1] for e in topic.entries} == {"p-new", "p-new-jd", "p-old"}
+    en = feedparser.parse((edge.out / "en" / "feeds" / "all" / "atom.xml").read_bytes())
+    titles = {e.title for e in en.entries}
+    assert "Measures of Sample City on Administration (new edition)" in titles
+    assert all(e.id.endswith(":en") for e in en.entries)
+    assert not (edge.out / "en" / "feeds" / "issuers" / "city-finance").exists()  # no English content there
+    assert (edge.out / "feeds" / "issuers" / "city-finance" / "rss.xml").is_file()
+
+
+def test_listing_pages_advertise_their_feeds_and_subscribe_page_lists_all(edge):
+    html = (edge.out / "topics" / "openness" / "index.html").read_text(encoding="utf-8")
+    assert '<link rel="alternate" type="application/rss+xml"' in html and "feeds/topics/openness/rss.xml" in html
+    home = (edge.out / "index.html").read_text(encoding="utf-8")
+    assert 'href="feeds/all/atom.xml"' in home
+    subscribe = (edge.out / "subscribe" / "index.html").read_text(encoding="utf-8")
+    feeds = all_feeds(edge.out)
+    zh_feeds = [p for p in feeds if not p.relative_to(edge.out).as_posix().startswith("en/")]
+    linked = set(re.findall(r'href="\.\./(feeds/[^"]+\.xml)"', subscribe))
+    assert linked == {p.relative_to(edge.out).as_posix() for p in zh_feeds}
+    opml = ET.fromstring((edge.out / "feeds" / "feeds.opml").read_bytes())
+    urls = {o.get("xmlUrl") for o in opml.iter("outline")}
+    assert "https://example.gov.cn/gazette/feeds/topics/openness/rss.xml" in urls
+    assert len(urls) == len([p for p in zh_feeds if p.name == "rss.xml"])
