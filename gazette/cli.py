@@ -210,5 +210,215 @@ def _load_for_revision(site_dir: Path):
     return site, diags
 
 
+# ---------------------------------------------------------------- subscriptions
+def _site_for_mail(site_dir: Path):
+    from .pipeline import load_and_resolve
+
+    site, diags = load_and_resolve(site_dir, pdf=False)
+    return site
+
+
+def _scopes_options(f):
+    for kind in ("type", "issuer", "tag", "topic"):
+        f = click.option(f"--{kind}", f"{kind}s", multiple=True, metavar="KEY",
+                         help=f"Follow this {kind} (repeatable). No scope options: everything.")(f)
+    return f
+
+
+@main.group()
+def subscribers():
+    """Manage email subscribers (SQLite, path from gazette.yaml
+    subscriptions.database; default SITE/.gazette/subscribers.sqlite3).
+
+    Addresses are compared case-insensitively.  Someone who unsubscribed is
+    kept as unsubscribed, so neither `add` nor `import` subscribes them again.
+    """
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--lang", default=None, help="Language of the emails (default: the site's first language).")
+@_scopes_options
+@SITE_OPTION
+def subscribers_add(email, lang, topics, tags, issuers, types, site_dir):
+    """Add an active subscriber (for addresses that consented elsewhere)."""
+    from .mail.digest import open_store, validate_scopes
+    from .mail.store import Scopes, normalize_email
+
+    site = _site_for_mail(site_dir)
+    lang = lang or site.default_lang
+    if lang not in site.languages:
+        raise GazetteError(f"language '{lang}' is not configured (languages: {', '.join(site.languages)})")
+    try:
+        normalize_email(email)
+    except ValueError as exc:
+        raise GazetteError(str(exc)) from None
+    scopes = Scopes.of(topics=topics, tags=tags, issuers=issuers, types=types)
+    problems = validate_scopes(site, scopes)
+    if problems:
+        raise GazetteError("; ".join(problems))
+    store = open_store(site)
+    try:
+        outcome, sub = store.add(email, lang, scopes, site.build_time.isoformat())
+    finally:
+        store.close()
+    if outcome == "unsubscribed":
+        raise GazetteError(f"{sub.email} unsubscribed on {(sub.unsubscribed or '')[:10]}; not subscribed again")
+    click.echo(f"added {sub.email} ({sub.lang}; {sub.scopes.describe()})" if outcome == "added"
+               else f"{sub.email} is already subscribed")
+
+
+@subscribers.command("remove")
+@click.argument("email")
+@SITE_OPTION
+def subscribers_remove(email, site_dir):
+    """Unsubscribe an address (it stays on record as unsubscribed)."""
+    from .mail.digest import open_store
+
+    site = _site_for_mail(site_dir)
+    store = open_store(site)
+    try:
+        try:
+            sub = store.find(email)
+        except ValueError as exc:
+            raise GazetteError(str(exc)) from None
+        if sub is None:
+            raise GazetteError(f"{email} is not a subscriber")
+        store.unsubscribe(sub.id, site.build_time.isoformat())
+    finally:
+        store.close()
+    click.echo(f"unsubscribed {sub.email}")
+
+
+@subscribers.command("list")
+@click.option("--status", type=click.Choice(["active", "pending", "unsubscribed"]), default=None, help="Only this status.")
+@SITE_OPTION
+def subscribers_list(status, site_dir):
+    """List subscribers: address, status, language, scopes."""
+    from .mail.digest import open_store
+
+    site = _site_for_mail(site_dir)
+    store = open_store(site)
+    try:
+        rows = store.all(status)
+    finally:
+        store.close()
+    for sub in rows:
+        click.echo(f"{sub.email}\t{sub.status}\t{sub.lang}\t{sub.scopes.describe()}")
+    click.echo(f"{len(rows)} subscriber(s)", err=True)
+
+
+@subscribers.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@SITE_OPTION
+def subscribers_import(csv_file, site_dir):
+    """Import subscribers from a UTF-8 CSV file with a header row:
+    email[,lang][,topics,tags,issuers,types] (keys separated by spaces).
+
+    Invalid rows are reported with their line and nothing is imported;
+    unsubscribed addresses are skipped."""
+    from .mail.digest import import_csv, open_store
+
+    site = _site_for_mail(site_dir)
+    store = open_store(site)
+    try:
+        report = import_csv(site, store, csv_file)
+    finally:
+        store.close()
+    for line, problem in report.errors:
+        click.echo(f"{csv_file}:{line}: error: {problem}", err=True)
+    for email in report.unsubscribed:
+        click.echo(f"skipped {email}: unsubscribed earlier", err=True)
+    click.echo(f"imported {report.added} new, {report.existing} already subscribed, "
+               f"{len(report.unsubscribed)} unsubscribed skipped, {len(report.errors)} error(s)")
+    if report.errors:
+        raise SystemExit(1)
+
+
+@subscribers.command("export")
+@click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@SITE_OPTION
+def subscribers_export(csv_file, site_dir):
+    """Export all subscribers as CSV (to CSV_FILE, or standard output)."""
+    import io
+
+    from .mail.digest import open_store
+
+    site = _site_for_mail(site_dir)
+    store = open_store(site)
+    buffer = io.StringIO()
+    try:
+        count = store.export_csv(buffer)
+    finally:
+        store.close()
+    if csv_file:
+        csv_file.write_text(buffer.getvalue(), encoding="utf-8")
+        click.echo(f"exported {count} subscriber(s) to {csv_file}")
+    else:
+        click.echo(buffer.getvalue(), nl=False)
+
+
+@main.group()
+def mail():
+    """Email digests."""
+
+
+@mail.command("send")
+@click.option("--dry-run", is_flag=True, help="Write the messages as .eml files instead of sending; changes nothing.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("mail-dry-run"),
+              show_default=True, help="Folder for --dry-run messages.")
+@SITE_OPTION
+def mail_send(dry_run, out_dir, site_dir):
+    """Send each subscriber one digest of what is new for them.
+
+    New means: public records published since they subscribed that no earlier
+    digest to them contained, matching their scopes, in their language.
+    Targeted records go only to subscribers of their audience tags.  Messages
+    are queued in a durable outbox first, then sent; a rerun after any failure
+    sends what is still pending and never sends a record twice.  SMTP settings
+    come from gazette.yaml (subscriptions.smtp); the password only from the
+    environment variable it names.
+    """
+    from .mail.digest import Composer, Tokens, deliver, open_store, plan_digests, secret, write_dry_run
+
+    site = _site_for_mail(site_dir)
+    composer = Composer(site, Tokens(secret(site)), resources.builtin_theme())
+    store = open_store(site)
+    try:
+        plan = plan_digests(site, store, composer, dry_run=dry_run)
+        if dry_run:
+            count = write_dry_run(plan, out_dir)
+            click.echo(f"dry run: wrote {count} message(s) to {out_dir}; nothing was sent or recorded")
+            return
+        report = deliver(site, store)
+    finally:
+        store.close()
+    for email, error in report.failed:
+        click.echo(f"failed: {email}: {error}", err=True)
+    click.echo(f"queued {plan.queued} digest(s); sent {report.sent}, failed {len(report.failed)}, still pending {report.pending}")
+    if report.connection_error:
+        click.echo(f"Error: {report.connection_error}; run again to send what is pending", err=True)
+    if report.pending or report.connection_error:
+        raise SystemExit(1)
+
+
+@main.group()
+def subscriptions():
+    """The self-service subscription web service."""
+
+
+@subscriptions.command("serve")
+@SITE_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True, help="Port (0: any free port).")
+def subscriptions_serve(site_dir, host, port):
+    """Run the subscription service: subscribe (double opt-in), confirm,
+    one-click unsubscribe (RFC 8058) and preferences, on the subscriber
+    database.  Point gazette.yaml subscriptions.service_url at it."""
+    from .mail.service import serve as run
+
+    run(site_dir, host, port)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -124,6 +124,15 @@ STRINGS: dict[str, dict[str, str]] = {
     "email_submit": {"zh": "订阅", "en": "Subscribe"},
     "email_scopes": {"zh": "关注内容（不选则订阅全部）", "en": "What to follow (none selected: everything)"},
     "feed_of": {"zh": "订阅本页", "en": "Feed of this page"},
+    "digest_subject": {"zh": "{title}：{n} 件新文件", "en": "{title}: {n} new documents"},
+    "digest_intro": {"zh": "您订阅的公报内容有以下更新：", "en": "New in the gazette for your subscription:"},
+    "digest_targeted": {"zh": "定向发送：本文件仅发送给相关对象，未在网站公开。", "en": "Sent to its audience only; not published on the website."},
+    "digest_footer": {"zh": "您收到此邮件是因为订阅了本公报。", "en": "You receive this email because you subscribed to the gazette."},
+    "unsubscribe": {"zh": "退订", "en": "Unsubscribe"},
+    "manage": {"zh": "修改订阅设置", "en": "Change your preferences"},
+    "confirm_subject": {"zh": "请确认订阅{title}", "en": "Please confirm your subscription to {title}"},
+    "confirm_intro": {"zh": "我们收到了用此邮箱订阅公报的请求。请点击下面的链接确认（7 天内有效）；如果不是您本人操作，请忽略本邮件。", "en": "We received a request to subscribe this address to the gazette. Confirm it with the link below (valid for 7 days); if it was not you, ignore this email."},
+    "confirm_action": {"zh": "确认订阅", "en": "Confirm subscription"},
     "translation_note": {"zh": "", "en": "English editions are provided for reference; the Chinese text is authoritative."},
 }
 

@@ -29,6 +29,12 @@ def is_public(meta: RecordBase, build_date: dt.date) -> bool:
     return is_cleared(meta) and meta.published <= build_date
 
 
+def is_mailable_targeted(meta: RecordBase, build_date: dt.date) -> bool:
+    """A targeted record goes by email, to its audience only, once reviewed and due."""
+    return (meta.disclosure == "targeted" and meta.review is not None and meta.review.date <= meta.published
+            and meta.published <= build_date and bool(meta.audience))
+
+
 def resolve(loaded: LoadedSite, diags: Diagnostics) -> Site:
     config = loaded.config
     build_date = loaded.build_time.date()

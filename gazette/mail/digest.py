@@ -1,0 +1,427 @@
+"""Digests: choose records per subscriber, compose the messages, queue them in
+the outbox (one transaction), and deliver the outbox over SMTP.
+
+Exactly once: a record is queued for a subscriber once (`deliveries`), and
+every queued message stays pending until the server has accepted it; a rerun
+after a failure, a dropped connection or a killed process sends what is
+pending and plans nothing twice.  Each message has a stable Message-ID.
+"""
+from __future__ import annotations
+
+import csv
+import email.policy
+import datetime as dt
+import os
+import smtplib
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import jinja2
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
+
+from .. import i18n, markdown
+from ..errors import GazetteError
+from ..model import Record, Site
+from ..render.html import theme_loader
+from ..render.urls import Urls
+from ..resolve import is_mailable_targeted
+from .store import SCOPE_KINDS, Scopes, Store, Subscriber, normalize_email
+
+CONFIRM_MAX_AGE = 7 * 24 * 3600
+
+
+# ------------------------------------------------------------------ settings
+def database_path(site: Site) -> Path:
+    path = Path(site.config.subscriptions.database)
+    return path if path.is_absolute() else site.root / path
+
+
+def open_store(site: Site) -> Store:
+    path = database_path(site).resolve()
+    out = (site.root / "output").resolve()
+    if out == path or out in path.parents:
+        raise GazetteError(f"subscriptions.database ({path}) is inside the published output; keep it outside")
+    return Store(path)
+
+
+def secret(site: Site) -> str:
+    name = site.config.subscriptions.secret_env
+    value = os.environ.get(name, "")
+    if len(value) < 16:
+        raise GazetteError(f"set the environment variable {name} to a secret of at least 16 characters: "
+                           "it signs the links in emails (unsubscribe, confirm, preferences)")
+    return value
+
+
+class Tokens:
+    def __init__(self, secret_key: str):
+        self.plain = URLSafeSerializer(secret_key, salt="gazette-subscriber")
+        self.timed = URLSafeTimedSerializer(secret_key, salt="gazette-confirm")
+
+    def make(self, subscriber: Subscriber) -> str:
+        return self.plain.dumps([subscriber.id, subscriber.email_key])
+
+    def make_confirm(self, subscriber: Subscriber) -> str:
+        return self.timed.dumps([subscriber.id, subscriber.email_key])
+
+    def read(self, token: str, store: Store, confirm: bool = False) -> Subscriber | None:
+        try:
+            sid, key = (self.timed.loads(token, max_age=CONFIRM_MAX_AGE) if confirm else self.plain.loads(token))
+        except (BadSignature, ValueError, TypeError):
+            return None
+        subscriber = store.get(int(sid)) if isinstance(sid, int) else None
+        return subscriber if subscriber and subscriber.email_key == key else None
+
+
+def validate_scopes(site: Site, scopes: Scopes) -> list[str]:
+    from ..schema import RECORD_TYPES
+
+    problems = []
+    for kind in SCOPE_KINDS:
+        known = set(RECORD_TYPES) if kind == "types" else set(site.taxonomies.get(kind, {}))
+        for key in getattr(scopes, kind):
+            if key not in known:
+                problems.append(f"unknown {kind[:-1]} '{key}'")
+    return problems
+
+
+# ------------------------------------------------------------------ choose
+def matches(record: Record, scopes: Scopes) -> bool:
+    meta = record.meta
+    if meta.disclosure == "targeted":  # only to its audience, whatever else they follow
+        return bool(set(scopes.tags) & set(meta.audience))
+    if scopes.all:
+        return True
+    return bool(set(scopes.topics) & set(meta.topics) or set(scopes.tags) & set(meta.tags)
+                or set(scopes.issuers) & set(meta.issuers) or record.type in scopes.types)
+
+
+def mail_candidates(site: Site) -> list[Record]:
+    """Public records, and targeted records that are due (for their audience only)."""
+    targeted = [r for r in site.records.values() if is_mailable_targeted(r.meta, site.build_date)]
+    return sorted(site.public + targeted, key=Record.sort_key)
+
+
+def records_for(subscriber: Subscriber, candidates: list[Record], delivered: set[str]) -> list[Record]:
+    since = dt.date.fromisoformat((subscriber.confirmed or subscriber.created)[:10])
+    return [r for r in candidates if r.published >= since and r.id not in delivered and matches(r, subscriber.scopes)]
+
+
+# ----------------------------------------------------------------- compose
+@dataclass
+class Composer:
+    site: Site
+    tokens: Tokens
+    builtin_theme: Path
+    env: jinja2.Environment = field(init=False)
+
+    def __post_init__(self):
+        self.env = jinja2.Environment(loader=theme_loader(self.site.root, self.site.config.theme, self.builtin_theme),
+                                      autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined,
+                                      trim_blocks=True, lstrip_blocks=True)
+        self.urls = Urls(self.site.languages, self.site.config.base_url)
+        self.host = urlsplit(self.site.config.base_url).hostname or "gazette.invalid"
+
+    def service(self, path: str, token: str) -> str:
+        base = self.site.config.subscriptions.service_url
+        if not base:
+            raise GazetteError("subscriptions.service_url is not set in gazette.yaml: digests need it for their "
+                               "unsubscribe and preference links")
+        return f"{base}{path}?token={token}"
+
+    def _lang(self, subscriber: Subscriber) -> str:
+        return subscriber.lang if subscriber.lang in self.site.languages else self.site.default_lang
+
+    def _base(self, subscriber: Subscriber, subject: str, message_id: str) -> EmailMessage:
+        conf = self.site.config.subscriptions
+        lang = self._lang(subscriber)
+        msg = EmailMessage()
+        name = self.site.text(conf.sender_name, lang) if conf.sender_name else self.site.text(self.site.config.title, lang)
+        local, _, domain = conf.sender.rpartition("@")
+        msg["From"] = Address(display_name=name, username=local, domain=domain)
+        msg["To"] = subscriber.email
+        msg["Subject"] = subject
+        msg["Date"] = format_datetime(self.site.build_time)
+        msg["Message-ID"] = message_id
+        msg["Content-Language"] = lang
+        if conf.reply_to:
+            msg["Reply-To"] = conf.reply_to
+        return msg
+
+    def _render(self, name: str, **ctx) -> str:
+        lang = ctx["lang"]
+        ctx.update(t=lambda key, **kw: i18n.t(key, lang, **kw), L=lambda v: self.site.text(v, lang),
+                   date=lambda d: i18n.format_date(d, lang), type_name=lambda r, p=False: i18n.type_name(r, lang, p),
+                   site=self.site)
+        return self.env.get_template(name).render(ctx)
+
+    def digest(self, subscriber: Subscriber, records: list[Record], outbox_id: int) -> EmailMessage:
+        lang = self._lang(subscriber)
+        token = self.tokens.make(subscriber)
+        items = []
+        for r in records:
+            has = r.has(lang)
+            ed = r.editions[lang if has else self.site.default_lang]
+            targeted = r.meta.disclosure == "targeted"
+            items.append({
+                "record": r, "title": ed.title, "fallback": not has, "targeted": targeted,
+                "url": None if targeted else self.urls.absolute(self.urls.record(r.id, lang if has else self.site.default_lang)),
+                "summary": ed.summary or markdown.plain_text(ed.body_html, 160),
+                "text": markdown.plain_text(ed.body_html) if targeted else None,
+                "body_html": ed.body_html if targeted else None,
+            })
+        unsubscribe = self.service("unsubscribe", token)
+        manage = self.service("manage", token)
+        ctx = dict(lang=lang, items=items, unsubscribe=unsubscribe, manage=manage, subscriber=subscriber)
+        title = self.site.text(self.site.config.title, lang)
+        subject = i18n.t("digest_subject", lang, title=title, n=len(records))
+        msg = self._base(subscriber, subject, f"<digest-{outbox_id}@{self.host}>")
+        msg["List-Unsubscribe"] = f"<{unsubscribe}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        msg["List-Id"] = f"{title} <digest.{self.host}>"
+        msg.set_content(self._render("mail/digest.txt", **ctx), cte="base64")
+        msg.add_alternative(self._render("mail/digest.html", **ctx), subtype="html", cte="base64")
+        return msg
+
+    def confirmation(self, subscriber: Subscriber, outbox_id: int) -> EmailMessage:
+        lang = self._lang(subscriber)
+        ctx = dict(lang=lang, confirm=self.service("confirm", self.tokens.make_confirm(subscriber)),
+                   manage=self.service("manage", self.tokens.make(subscriber)), subscriber=subscriber)
+        title = self.site.text(self.site.config.title, lang)
+        msg = self._base(subscriber, i18n.t("confirm_subject", lang, title=title), f"<confirm-{outbox_id}@{self.host}>")
+        msg.set_content(self._render("mail/confirm.txt", **ctx), cte="base64")
+        msg.add_alternative(self._render("mail/confirm.html", **ctx), subtype="html", cte="base64")
+        return msg
+
+
+# ------------------------------------------------------------------- plan
+@dataclass
+class Plan:
+    queued: int = 0
+    messages: list[tuple[Subscriber, EmailMessage]] = field(default_factory=list)
+
+
+def plan_digests(site: Site, store: Store, composer: Composer, dry_run: bool = False) -> Plan:
+    """Queue one digest per subscriber with something new, all in one transaction."""
+    candidates = mail_candidates(site)
+    plan = Plan()
+    delivered = store.delivered_map()
+    when = site.build_time.isoformat()
+    with store.transaction():
+        next_id = store.next_outbox_id()
+        for subscriber in store.all("active"):
+            records = records_for(subscriber, candidates, delivered.get(subscriber.id, set()))
+            if not records:
+                continue
+            msg = composer.digest(subscriber, records, next_id)
+            if dry_run:
+                plan.messages.append((subscriber, msg))
+                next_id += 1
+                continue
+            next_id = store.enqueue(subscriber, "digest", msg["Message-ID"], wire_bytes(msg), when, [r.id for r in records]) + 1
+            plan.queued += 1
+    return plan
+
+
+def queue_confirmation(site: Site, store: Store, composer: Composer, subscriber: Subscriber) -> int:
+    with store.transaction():
+        next_id = store.next_outbox_id()
+        msg = composer.confirmation(subscriber, next_id)
+        return store.enqueue(subscriber, "confirm", msg["Message-ID"], wire_bytes(msg), site.build_time.isoformat())
+
+
+def wire_bytes(msg: EmailMessage) -> bytes:
+    """The message as it goes over SMTP: CRLF line ends, folded headers."""
+    return msg.as_bytes(policy=email.policy.SMTP)
+
+
+def write_dry_run(plan: Plan, folder: Path) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    for subscriber, msg in plan.messages:
+        (folder / f"{subscriber.id:06d}-{subscriber.email_key.replace('@', '_at_')}.eml").write_bytes(wire_bytes(msg))
+    return len(plan.messages)
+
+
+# ---------------------------------------------------------------- deliver
+@dataclass
+class Report:
+    sent: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    pending: int = 0
+    connection_error: str | None = None
+
+
+class Smtp:
+    def __init__(self, site: Site):
+        self.conf = site.config.subscriptions.smtp
+        self.client: smtplib.SMTP | None = None
+
+    def connect(self) -> smtplib.SMTP:
+        conf = self.conf
+        if conf.security == "ssl":
+            client = smtplib.SMTP_SSL(conf.host, conf.port, timeout=conf.timeout, context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(conf.host, conf.port, timeout=conf.timeout)
+            if conf.security == "starttls":
+                client.starttls(context=ssl.create_default_context())
+        if conf.user:
+            password = os.environ.get(conf.password_env)
+            if password is None:
+                raise GazetteError(f"SMTP user {conf.user} is set: put the password in the environment variable {conf.password_env}")
+            client.login(conf.user, password)
+        self.client = client
+        return client
+
+    def close(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            self.client = None
+
+
+TEMPORARY = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, smtplib.SMTPHeloError, socket.timeout,
+             ConnectionError, OSError)
+
+
+def deliver(site: Site, store: Store, sender_address: str | None = None, sleep=time.sleep) -> Report:
+    """Send every pending message; commit each as soon as the server accepts it."""
+    conf = site.config.subscriptions
+    smtp = Smtp(site)
+    report = Report()
+    envelope_from = sender_address or conf.sender
+    retries: dict[int, int] = {}
+    try:
+        queue = list(store.pending())
+        connect_failures = 0
+        while queue:
+            row = queue[0]
+            if smtp.client is None:
+                try:
+                    smtp.connect()
+                    connect_failures = 0
+                except TEMPORARY + (smtplib.SMTPException,) as exc:
+                    connect_failures += 1
+                    if connect_failures > conf.retries:
+                        report.connection_error = f"cannot reach the SMTP server {conf.smtp.host}:{conf.smtp.port}: {exc}"
+                        break
+                    sleep(conf.backoff * (2 ** (connect_failures - 1)))
+                    continue
+            try:
+                client = smtp.client
+                refused = client.sendmail(envelope_from, [row["email"]], row["raw"])
+                if refused:
+                    raise smtplib.SMTPRecipientsRefused(refused)
+                store.mark_sent(row["id"], dt.datetime.now(dt.timezone.utc).isoformat())
+                report.sent += 1
+                queue.pop(0)
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, text = next(iter(exc.recipients.values()))
+                queue.pop(0)
+                _fail_or_retry(store, report, retries, row, code, text, queue, conf, sleep, smtp)
+            except smtplib.SMTPResponseException as exc:
+                queue.pop(0)
+                _fail_or_retry(store, report, retries, row, exc.smtp_code, exc.smtp_error, queue, conf, sleep, smtp)
+            except GazetteError:
+                raise
+            except TEMPORARY as exc:
+                smtp.client = None
+                queue.pop(0)
+                _fail_or_retry(store, report, retries, row, 421, str(exc) or type(exc).__name__, queue, conf, sleep, smtp)
+    finally:
+        smtp.close()
+    report.pending = len(store.pending())
+    return report
+
+
+def _fail_or_retry(store, report, retries, row, code, text, queue, conf, sleep, smtp) -> None:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    error = f"{code} {text}".strip()
+    if 500 <= int(code) < 600:
+        store.mark_failed(row["id"], error)
+        report.failed.append((row["email"], error))
+        return
+    store.mark_retry(row["id"], error)
+    n = retries.get(row["id"], 0) + 1
+    retries[row["id"]] = n
+    if n <= conf.retries:
+        smtp.close()
+        sleep(conf.backoff * (2 ** (n - 1)))
+        queue.insert(0, row)
+    # else: stays pending for the next run
+
+
+# ----------------------------------------------------------------- import
+@dataclass
+class ImportReport:
+    added: int = 0
+    existing: int = 0
+    unsubscribed: list[str] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+def import_csv(site: Site, store: Store, path: Path) -> ImportReport:
+    """CSV with a header: email[, lang][, topics, tags, issuers, types] (keys separated by spaces)."""
+    report = ImportReport()
+    when = site.build_time.isoformat()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GazetteError(f"{path}: cannot read it as UTF-8 CSV ({exc})") from None
+    import io
+
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows = []
+    for row in reader:
+        rows.append((reader.line_num, row))
+    if reader.fieldnames is not None and "email" not in reader.fieldnames:
+        raise GazetteError(f"{path}:1: the header must name an 'email' column")
+    try:
+        _import_rows(site, store, rows, when, report)
+    except _RolledBack:
+        report.added, report.existing, report.unsubscribed = 0, 0, []
+    return report
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def _import_rows(site: Site, store: Store, rows: list[tuple[int, dict]], when: str, report: ImportReport) -> None:
+    """All rows or none: any invalid row rolls the whole import back."""
+    with store.transaction():
+        for line, row in rows:
+            try:
+                email, _ = normalize_email(row.get("email") or "")
+            except ValueError as exc:
+                report.errors.append((line, str(exc)))
+                continue
+            lang = (row.get("lang") or site.default_lang).strip()
+            if lang not in site.languages:
+                report.errors.append((line, f"language '{lang}' is not configured"))
+                continue
+            scopes = Scopes.of(**{k: (row.get(k) or "").split() for k in SCOPE_KINDS})
+            problems = validate_scopes(site, scopes)
+            if problems:
+                report.errors.append((line, "; ".join(problems)))
+                continue
+            outcome, _ = store.add(email, lang, scopes, when)
+            if outcome == "added":
+                report.added += 1
+            elif outcome == "unsubscribed":
+                report.unsubscribed.append(email)
+            else:
+                report.existing += 1
+        if report.errors:
+            raise _RolledBack()
+
+

@@ -1,0 +1,348 @@
+"""Subscriptions end to end: a real SMTP server (aiosmtpd on 127.0.0.1), real
+SQLite, real HTTP for the self-service service."""
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+
+import pytest
+from aiosmtpd.controller import Controller
+from click.testing import CliRunner
+
+from conftest import SITES
+from gazette.cli import main
+
+SECRET = "test-secret-0123456789abcdef"
+EARLY = "1727740800"  # 2024-10-01: when the subscribers signed up
+
+
+class SitePath(type(__import__("pathlib").Path())):
+    """A site folder that also knows its test servers' ports."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Inbox:
+    """An SMTP server that keeps what it accepts; optionally fails on purpose."""
+
+    def __init__(self, drop_after=None, reject=(), delay=0.0, tempfail_once=()):
+        self.messages: list[tuple[list[str], bytes]] = []
+        self.drop_after = drop_after
+        self.reject = set(reject)
+        self.delay = delay
+        self.tempfail = set(tempfail_once)
+        self.lock = threading.Lock()
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.drop_after is not None and len(self.messages) >= self.drop_after:
+            server.transport.abort()  # the connection just drops
+            return "421 going away"
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.reject:
+            return "550 5.1.1 no such user"
+        if address in self.tempfail:
+            self.tempfail.discard(address)
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
+            if server.transport is None or server.transport.is_closing():
+                return "421 client went away"  # not accepted: an MTA owns a message only after its 250
+        with self.lock:
+            self.messages.append((list(envelope.rcpt_tos), envelope.original_content))
+        return "250 OK queued"
+
+    def parsed(self):
+        return [(to, email.message_from_bytes(raw, policy=email.policy.default)) for to, raw in self.messages]
+
+    def per_recipient(self) -> Counter:
+        return Counter(addr for to, _ in self.messages for addr in to)
+
+
+class Smtp:
+    def __init__(self, inbox: Inbox, port: int):
+        self.inbox = inbox
+        self.controller = Controller(inbox, hostname="127.0.0.1", port=port)
+        self.controller.start()
+
+    def stop(self):
+        self.controller.stop()
+
+
+@pytest.fixture
+def mailsite(tmp_path, monkeypatch):
+    site = SitePath(tmp_path / "site")
+    shutil.copytree(SITES / "valid" / "edge", site)
+    smtp_port, http_port = free_port(), free_port()
+    config = site / "gazette.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + f"""
+pdf: {{enabled: false}}
+subscriptions:
+  service_url: http://127.0.0.1:{http_port}/
+  sender: gazette@example.gov.cn
+  sender_name: {{zh: 样例市政府公报, en: Sample City Gazette}}
+  smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none}}
+  retries: 2
+  backoff: 0
+""", encoding="utf-8")
+    monkeypatch.setenv("GAZETTE_SECRET", SECRET)
+    site.smtp_port, site.http_port = smtp_port, http_port
+    return site
+
+
+def cli(*args, epoch=None, monkeypatch=None):
+    env = {"SOURCE_DATE_EPOCH": epoch} if epoch else None
+    return CliRunner(env=env).invoke(main, [str(a) for a in args])
+
+
+def add_subscribers(site):
+    people = [("citizen@example.com", "zh", []), ("Firm@Example.com", "en", ["--tag", "enterprises"]),
+              ("reader@example.org", "zh", ["--topic", "openness"]), ("newcomer@example.net", "en", [])]
+    for addr, lang, scopes in people:
+        result = cli("subscribers", "add", addr, "--lang", lang, *scopes, "--site", site, epoch=EARLY)
+        assert result.exit_code == 0, result.output
+
+
+def test_subscribers_add_list_import_export_remove(mailsite, tmp_path):
+    add_subscribers(mailsite)
+    dup = cli("subscribers", "add", "FIRM@example.COM", "--site", mailsite)
+    assert dup.exit_code == 0 and "already subscribed" in dup.output
+    assert cli("subscribers", "add", "not-an-address", "--site", mailsite).exit_code == 1
+    assert cli("subscribers", "add", "x@example.com", "--tag", "nope", "--site", mailsite).exit_code == 1
+    assert cli("subscribers", "remove", "reader@example.org", "--site", mailsite).exit_code == 0
+    csv_file = tmp_path / "import.csv"
+    csv_file.write_text("email,lang,tags\nREADER@example.org,zh,\nfresh@example.com,en,citizens\nfirm@example.com,zh,\n", encoding="utf-8")
+    result = cli("subscribers", "import", csv_file, "--site", mailsite)
+    assert result.exit_code == 0, result.output
+    assert "imported 1 new, 1 already subscribed, 1 unsubscribed skipped" in result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text('email,lang\nok@example.com,zh\nbroken@,zh\n"x@example.com\r\nBcc: y@example.com",zh\nz@example.com,fr\n', encoding="utf-8")
+    result = cli("subscribers", "import", bad, "--site", mailsite)
+    assert result.exit_code == 1
+    assert "bad.csv:3: error: 'broken@' is not a valid email address" in result.output
+    assert "bad.csv:5: error: " in result.output  # the quoted field with a line break in it
+    assert "bad.csv:6: error: language 'fr'" in result.output
+    listing = cli("subscribers", "list", "--site", mailsite).output
+    assert "ok@example.com" not in listing  # nothing from a file with errors
+    assert re.search(r"reader@example.org\tunsubscribed", listing)
+    assert re.search(r"fresh@example.com\tactive\ten\ttags: citizens", listing)
+    out = tmp_path / "export.csv"
+    assert cli("subscribers", "export", out, "--site", mailsite).exit_code == 0
+    assert out.read_text(encoding="utf-8").splitlines()[0].startswith("email,lang,status")
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 1 + 5
+
+
+def test_digests_arrive_once_each_correctly_encoded_and_scoped(mailsite, tmp_path):
+    add_subscribers(mailsite)
+    server = Smtp(Inbox(), mailsite.smtp_port)
+    try:
+        result = cli("mail", "send", "--site", mailsite)
+        assert result.exit_code == 0, result.output
+        assert "sent 4" in result.output
+        again = cli("mail", "send", "--site", mailsite)
+        assert again.exit_code == 0 and "queued 0 digest(s); sent 0" in again.output
+    finally:
+        server.stop()
+    inbox = server.inbox
+    assert inbox.per_recipient() == Counter({"citizen@example.com": 1, "Firm@Example.com": 1, "reader@example.org": 1, "newcomer@example.net": 1})
+    by_to = {to[0]: msg for to, msg in inbox.parsed()}
+    zh = by_to["citizen@example.com"]
+    assert zh["Subject"].startswith("样例市政府公报：") and "件新文件" in zh["Subject"]
+    assert zh["From"].addresses[0].display_name == "样例市政府公报"
+    assert zh.get_content_type() == "multipart/alternative"
+    text = zh.get_body(("plain",)).get_content()
+    html = zh.get_body(("html",)).get_content()
+    assert "样例市新版管理办法" in text and "https://example.gov.cn/gazette/records/p-new/" in text
+    assert '<a href="https://example.gov.cn/gazette/records/p-new/">' in html
+    unsub = re.match(r"<(http://127\.0\.0\.1:\d+/unsubscribe\?token=[\w.-]+)>$", zh["List-Unsubscribe"])
+    assert unsub and zh["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "manage?token=" in text
+    assert "p-old" not in text and "样例市旧版管理办法" not in text  # published before they subscribed
+    en = by_to["newcomer@example.net"]
+    assert en["Subject"].startswith("Sample City Gazette: ")
+    en_text = en.get_body(("plain",)).get_content()
+    assert "Measures of Sample City on Administration (new edition)" in en_text
+    assert "样例市第6号通知 (available in Chinese only)" in en_text
+    reader = by_to["reader@example.org"].get_body(("plain",)).get_content()
+    assert "样例市新版管理办法" in reader and "样例市第6号通知" not in reader  # topic openness only
+
+
+def test_targeted_and_non_public_records_never_reach_the_wrong_inbox(mailsite):
+    add_subscribers(mailsite)
+    server = Smtp(Inbox(), mailsite.smtp_port)
+    try:
+        assert cli("mail", "send", "--site", mailsite).exit_code == 0
+    finally:
+        server.stop()
+    raw = {to[0]: msg.as_string() for to, msg in server.inbox.parsed()}
+    firm = server.inbox.parsed()
+    for addr, text in raw.items():
+        for canary in ("CANARY-SECRET", "CANARY-SCHEDULED", "CANARY-REQUEST", "CANARY-UNREVIEWED"):
+            assert canary not in text, (addr, canary)
+    firm_msg = next(m for to, m in firm if to == ["Firm@Example.com"])
+    assert "CANARY-TARGETED-44d" in firm_msg.get_body(("plain",)).get_content()  # audience: enterprises
+    for addr in ("citizen@example.com", "reader@example.org", "newcomer@example.net"):
+        assert "CANARY-TARGETED" not in raw[addr], addr
+
+
+def test_dry_run_writes_messages_and_changes_nothing(mailsite, tmp_path):
+    add_subscribers(mailsite)
+    out = tmp_path / "dry"
+    result = cli("mail", "send", "--dry-run", "--out", out, "--site", mailsite)
+    assert result.exit_code == 0 and "wrote 4 message(s)" in result.output
+    files = sorted(out.glob("*.eml"))
+    assert len(files) == 4
+    msg = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    server = Smtp(Inbox(), mailsite.smtp_port)
+    try:
+        assert "sent 4" in cli("mail", "send", "--site", mailsite).output  # the dry run queued nothing
+    finally:
+        server.stop()
+
+
+def test_dropped_connection_then_rerun_delivers_each_exactly_once(mailsite):
+    add_subscribers(mailsite)
+    for i in range(6):
+        assert cli("subscribers", "add", f"extra{i}@example.com", "--site", mailsite, epoch=EARLY).exit_code == 0
+    flaky = Smtp(Inbox(drop_after=3), mailsite.smtp_port)
+    try:
+        first = cli("mail", "send", "--site", mailsite)
+    finally:
+        flaky.stop()
+    assert first.exit_code == 1 and "still pending" in first.output
+    assert len(flaky.inbox.messages) == 3
+    good = Smtp(Inbox(), mailsite.smtp_port)
+    try:
+        second = cli("mail", "send", "--site", mailsite)
+    finally:
+        good.stop()
+    assert second.exit_code == 0, second.output
+    total = flaky.inbox.per_recipient() + good.inbox.per_recipient()
+    assert len(total) == 10 and set(total.values()) == {1}
+
+
+def test_permanent_failures_are_reported_and_temporary_ones_retried(mailsite):
+    add_subscribers(mailsite)
+    server = Smtp(Inbox(reject={"reader@example.org"}, tempfail_once={"citizen@example.com"}), mailsite.smtp_port)
+    try:
+        result = cli("mail", "send", "--site", mailsite)
+        rerun = cli("mail", "send", "--site", mailsite)
+    finally:
+        server.stop()
+    assert "failed: reader@example.org: 550 5.1.1 no such user" in result.output
+    assert "sent 3, failed 1, still pending 0" in result.output
+    assert server.inbox.per_recipient() == Counter({"citizen@example.com": 1, "Firm@Example.com": 1, "newcomer@example.net": 1})
+    assert "queued 0" in rerun.output and "sent 0" in rerun.output  # a permanent failure is not retried
+
+
+def test_killed_mid_run_then_rerun_delivers_each_exactly_once(mailsite):
+    for i in range(12):
+        assert cli("subscribers", "add", f"bulk{i:02d}@example.com", "--site", mailsite, epoch=EARLY).exit_code == 0
+    slow = Smtp(Inbox(delay=0.3), mailsite.smtp_port)
+    env = dict(os.environ, SOURCE_DATE_EPOCH="1735689600", GAZETTE_SECRET=SECRET)
+    proc = subprocess.Popen([sys.executable, "-m", "gazette.cli", "mail", "send", "--site", str(mailsite)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while len(slow.inbox.messages) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        slow.stop()
+    assert 4 <= len(slow.inbox.messages) < 12
+    good = Smtp(Inbox(), mailsite.smtp_port)
+    try:
+        rerun = cli("mail", "send", "--site", mailsite)
+    finally:
+        good.stop()
+    assert rerun.exit_code == 0, rerun.output
+    total = slow.inbox.per_recipient() + good.inbox.per_recipient()
+    assert len(total) == 12 and set(total.values()) == {1}, total
+
+
+def http(method, url, data=None):
+    body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None
+    req = urllib.request.Request(url, data=body, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode("utf-8")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8")
+
+
+def test_subscription_service_end_to_end(mailsite):
+    inbox = Inbox()
+    server = Smtp(inbox, mailsite.smtp_port)
+    env = dict(os.environ, SOURCE_DATE_EPOCH=EARLY, GAZETTE_SECRET=SECRET)  # they sign up on 2024-10-01
+    proc = subprocess.Popen([sys.executable, "-m", "gazette.cli", "subscriptions", "serve", "--site", str(mailsite),
+                             "--port", str(mailsite.http_port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{mailsite.http_port}/"
+    try:
+        line = proc.stdout.readline()
+        assert "subscription service" in line, line
+        status, page = http("GET", base)
+        assert status == 200 and 'name="email"' in page
+        # bad input: a clear error page, and no header injection
+        assert http("POST", base + "subscribe", {"email": "nobody"})[0] == 400
+        status, page = http("POST", base + "subscribe", {"email": "a@example.com\r\nBcc: victim@example.com"})
+        assert status == 400 and "not a valid email address" in page
+        assert http("POST", base + "subscribe", {"email": "a@example.com", "tags": ["no-such-tag"]})[0] == 400
+        assert not inbox.messages
+        # subscribe: a confirmation email, and nothing active yet
+        status, page = http("POST", base + "subscribe", {"email": "Reader@Example.com", "lang": "en", "tags": ["citizens"]})
+        assert status == 200 and "Check your inbox" in page
+        assert len(inbox.messages) == 1
+        confirm_mail = inbox.parsed()[0][1]
+        assert confirm_mail["Subject"] == "Please confirm your subscription to Sample City Gazette"
+        link = re.search(r"(http://127\.0\.0\.1:\d+/confirm\?token=[\w.-]+)", confirm_mail.get_body(("plain",)).get_content()).group(1)
+        listing = cli("subscribers", "list", "--site", mailsite).output
+        assert "Reader@Example.com\tpending\ten\ttags: citizens" in listing
+        assert http("GET", link[:-3] + "xyz")[0] == 400
+        status, page = http("GET", link)
+        assert status == 200 and "confirmed" in page
+        assert "Reader@Example.com\tactive" in cli("subscribers", "list", "--site", mailsite).output
+        # a digest carries a one-click unsubscribe link; POST it as a mail client would (RFC 8058)
+        sent = cli("mail", "send", "--dry-run", "--out", mailsite / "dry", "--site", mailsite)
+        assert sent.exit_code == 0
+        msg = email.message_from_bytes(next((mailsite / "dry").glob("*.eml")).read_bytes(), policy=email.policy.default)
+        unsubscribe = msg["List-Unsubscribe"].strip("<>")
+        manage = re.search(r"(http://\S+/manage\?token=[\w.-]+)", msg.get_body(("plain",)).get_content()).group(1)
+        status, page = http("POST", manage, {"lang": "zh", "topics": ["openness"]})
+        assert status == 200 and "设置已保存" in page
+        assert "Reader@Example.com\tactive\tzh\ttopics: openness" in cli("subscribers", "list", "--site", mailsite).output
+        status, page = http("GET", unsubscribe)
+        assert status == 200 and "<form method=\"post\"" in page  # GET alone changes nothing
+        assert "Reader@Example.com\tactive" in cli("subscribers", "list", "--site", mailsite).output
+        status, _ = http("POST", unsubscribe, {"List-Unsubscribe": "One-Click"})
+        assert status == 200
+        assert "Reader@Example.com\tunsubscribed" in cli("subscribers", "list", "--site", mailsite).output
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        server.stop()
