@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import archive, resources
+from . import archive, resources, search
 from .errors import Diagnostics, GazetteError, stop_on_errors
 from .load import load_site, read_text
 from .model import Site
@@ -83,7 +83,12 @@ def check(site_dir: Path, strict: bool = False, workers: int | None = None, pdf:
     return BuildResult(site=site, diagnostics=diags, pages=pages)
 
 
-def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = None, pdf: bool | None = None) -> BuildResult:
+def search_enabled(site: Site, override: bool | None) -> bool:
+    return site.config.search.enabled if override is None else override
+
+
+def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = None, pdf: bool | None = None,
+          with_search: bool | None = None) -> BuildResult:
     site_dir = Path(site_dir)
     out_dir = Path(out_dir) if out_dir else site_dir / "output"
     site, diags = load_and_resolve(site_dir, workers, pdf)
@@ -97,6 +102,8 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
         write_archived_pdfs(site, writer)
         if with_pdf:
             result.pdfs_rendered, result.pdfs_written = write_pdfs(site, writer, workers)
+        if search_enabled(site, with_search):
+            search.index(writer.staging)
         writer.commit()
     except BaseException:
         writer.abort()
@@ -149,6 +156,7 @@ def write_site(site: Site, writer: Writer, with_pdf: bool = False) -> int:
         for att in record.meta.attachments:
             writer.copy(urls.attachment(record.id, att.file), record.path.with_name(record.id) / att.file)
     writer.write("data/catalog.json", data.catalog(site, urls))
+    writer.write("data/docnumbers.json", search.doc_number_table(site, urls))
     writer.write("sitemap.xml", data.sitemap(sitemap_pages, urls))
     writer.write("robots.txt", data.robots(urls))
     return count

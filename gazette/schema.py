@@ -109,6 +109,10 @@ class SubscriptionsConfig(Model):
         return v if v.endswith("/") else v + "/"
 
 
+class SearchConfig(Model):
+    enabled: bool = True
+
+
 class SiteConfig(Model):
     title: LocalText
     base_url: str
@@ -120,6 +124,7 @@ class SiteConfig(Model):
     home_latest: int = Field(default=15, ge=1, le=200)
     pdf: PdfConfig = Field(default_factory=PdfConfig)
     feed_size: int = Field(default=50, ge=1, le=10000)
+    search: SearchConfig = Field(default_factory=SearchConfig)
     subscriptions: SubscriptionsConfig = Field(default_factory=SubscriptionsConfig)
 
     @field_validator("base_url")

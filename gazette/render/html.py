@@ -184,6 +184,7 @@ class HtmlRenderer:
             yield from self.listing_pages(lang)
             yield from self.issue_pages(lang)
             yield self.subscribe_page(lang)
+            yield self.search_page(lang)
             yield self.not_found_page(lang)
 
     def _alternates(self, path_of) -> dict[str, str]:
@@ -296,6 +297,17 @@ class HtmlRenderer:
                          "opml": f"{self.urls.prefix(lang)}feeds/feeds.opml",
                          "service_url": service},
                     alternates=self._alternates(lambda l: f"{self.urls.prefix(l)}subscribe/"))
+
+    def search_page(self, lang: str) -> Page:
+        keys = ("clear_search", "load_more", "filters_label", "zero_results", "many_results", "one_result",
+                "alt_search", "search_suggestion", "searching")
+        translations = {k: i18n.t(f"pf_{k}", lang) for k in keys}
+        translations.update(placeholder=i18n.t("search_placeholder", lang), search_label=i18n.t("search_label", lang))
+        return Page(path=f"{self.urls.prefix(lang)}search/", lang=lang, template="search.html",
+                    title=i18n.t("search", lang), in_sitemap=True,
+                    ctx={"translations": json.dumps(translations, ensure_ascii=False, sort_keys=True),
+                         "chinese_only": i18n.t("chinese_only", lang)},
+                    alternates=self._alternates(lambda l: f"{self.urls.prefix(l)}search/"))
 
     def not_found_page(self, lang: str) -> Page:
         return Page(path=f"{self.urls.prefix(lang)}404.html", lang=lang, template="404.html",

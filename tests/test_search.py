@@ -1,0 +1,95 @@
+"""Search with a real Pagefind index (extended binary) searched in Chromium."""
+from __future__ import annotations
+
+import gzip
+import re
+from urllib.parse import quote
+
+import pytest
+
+
+def results(page, server, path, query, wait=".pagefind-ui__result-link"):
+    page.goto(server.url + path + "?q=" + quote(query))
+    page.wait_for_selector(wait, timeout=15000)
+    page.wait_for_timeout(300)
+    return [a.get_attribute("href") for a in page.query_selector_all(".pagefind-ui__result-link")]
+
+
+def test_index_has_one_language_per_html_lang_and_only_record_pages(built_sites):
+    out = built_sites["bundled"].out
+    pf = out / "pagefind"
+    assert (pf / "pagefind-ui.js").is_file()
+    metas = sorted(p.name for p in pf.glob("pagefind.*.pf_meta"))
+    assert [m.split(".")[1].split("_")[0] for m in metas] == ["en", "zh"]
+    fragments = [gzip.decompress(p.read_bytes()).decode("utf-8", "replace") for p in (pf / "fragment").glob("*.pf_fragment")]
+    urls = {u for f in fragments for u in re.findall(r'"url":"([^"]+)"', f)}
+    assert urls and all(re.match(r"^/(en/)?records/[a-z0-9-]+/$", u) for u in urls), urls
+    assert len(urls) == sum(len(r.editions) for r in built_sites["bundled"].result.site.public)
+    joined = "\n".join(fragments)
+    assert "主办" not in joined and "本网站为政府公报电子版" not in joined  # no footer, no navigation
+
+
+def test_non_public_text_never_reaches_the_index(built):
+    pf = built.out / "pagefind"
+    if not pf.is_dir():
+        pytest.skip("search disabled for this site")
+    texts = []
+    for p in pf.rglob("*"):
+        if p.is_file() and p.suffix.startswith(".pf_"):
+            raw = p.read_bytes()
+            try:
+                raw = gzip.decompress(raw)
+            except OSError:
+                pass
+            texts.append(raw.decode("utf-8", "replace"))
+    blob = "\n".join(texts)
+    assert "records/" in blob  # we are really looking at decompressed index data
+    canaries = set(built.canaries) | {"CANARY-SECRET", "CANARY-SCHEDULED", "CANARY-REQUEST", "CANARY-TARGETED",
+                                      "CANARY-UNREVIEWED", "NOTPUBLIC-7f3a9c", "UNREVIEWED-41bd2e"}
+    for record in built.result.site.records.values():
+        if not record.public:
+            canaries.add(f"/records/{record.id}/")
+    leaks = sorted(c for c in canaries if c in blob)
+    assert not leaks
+
+
+def test_chinese_and_english_queries_find_the_right_record(browser, servers):
+    server, page = servers("bundled"), browser.new_page()
+    hrefs = results(page, server, "search/", "政策留言板")
+    assert hrefs[0].endswith("/records/hfbz-2024-5/")
+    hrefs = results(page, server, "en/search/", "work permits")
+    assert hrefs[0].endswith("/en/records/fdi-2024-3/")
+    page.close()
+
+
+@pytest.mark.parametrize("typed", ["沪府办字〔2024〕5号", "沪府办字[2024]5号", "沪府办字（2024）5", "沪府办字［２０２４］５号"])
+def test_document_number_lands_on_its_document_first(browser, servers, typed):
+    server, page = servers("bundled"), browser.new_page()
+    results(page, server, "search/", typed, wait="#docno-hit:not([hidden]) a")
+    first = page.locator("main a[href*='/records/']").first
+    assert first.get_attribute("href").endswith("/records/hfbz-2024-5/")
+    first.click()
+    page.wait_for_url("**/records/hfbz-2024-5/")
+    page.close()
+
+
+def test_a_filter_narrows_results(browser, servers):
+    server, page = servers("edge"), browser.new_page()
+    before = results(page, server, "search/", "样例市")
+    page.locator("summary.pagefind-ui__filter-name", has_text="类型").click()
+    page.get_by_label(re.compile("^人事任免")).check()
+    page.wait_for_timeout(800)
+    after = [a.get_attribute("href") for a in page.query_selector_all(".pagefind-ui__result-link")]
+    assert len(after) < len(before) and after and all("appt-" in h for h in after)
+    page.close()
+
+
+def test_no_result_from_a_non_public_record(browser, servers):
+    server, page = servers("edge"), browser.new_page()
+    for query in ("CANARY-SECRET-91a", "不予公开文件", "定向公开文件", "将来发布的文件"):
+        page.goto(server.url + "search/?q=" + quote(query))
+        page.wait_for_selector(".pagefind-ui__message", timeout=15000)
+        page.wait_for_timeout(500)
+        hrefs = [a.get_attribute("href") for a in page.query_selector_all(".pagefind-ui__result-link")]
+        assert not any(h.rstrip("/").rsplit("/", 1)[-1] in ("p-secret", "p-targeted", "p-scheduled", "p-request", "p-unreviewed") for h in hrefs), (query, hrefs)
+    page.close()
