@@ -81,7 +81,8 @@ def init(directory: Path):
               help="Output folder.  [default: SITE/output]")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Worker processes for loading and PDFs (default: all cores).")
 @click.option("--pdf/--no-pdf", default=None, help="Render PDFs (default: gazette.yaml pdf.enabled, which defaults to on).")
-def build(site_dir: Path, out_dir: Path | None, jobs: int | None, pdf: bool | None):
+@click.option("--search/--no-search", "search_index", default=None, help="Build the Pagefind search index (default: gazette.yaml search.enabled, on).")
+def build(site_dir: Path, out_dir: Path | None, jobs: int | None, pdf: bool | None, search_index: bool | None):
     """Build the site: check everything, then write the website.
 
     Every problem in the content is listed with its file, line and field, and
@@ -97,7 +98,7 @@ def build(site_dir: Path, out_dir: Path | None, jobs: int | None, pdf: bool | No
     from .pipeline import build as run_build
 
     start = time.perf_counter()
-    result = run_build(site_dir, out_dir, workers=jobs, pdf=pdf)
+    result = run_build(site_dir, out_dir, workers=jobs, pdf=pdf, with_search=search_index)
     _print_warnings(result.diagnostics)
     pdfs = f", {result.pdfs_written} PDFs ({result.pdfs_rendered} rendered)" if result.pdfs_written else ""
     click.echo(f"built {len(result.site.public)} public records: {result.pages} pages, {result.files} files{pdfs} "

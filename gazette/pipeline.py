@@ -29,6 +29,7 @@ class BuildResult:
     out_dir: Path | None = None
     pdfs_rendered: int = 0
     pdfs_written: int = 0
+    search: dict | None = None  # year -> 'indexed' | 'cached'
 
 
 def cache_dir(site: Site) -> Path:
@@ -98,12 +99,12 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
     result = BuildResult(site=site, diagnostics=diags, out_dir=writer.out_dir)
     try:
         with_pdf = pdf_enabled(site, pdf)
-        result.pages = write_site(site, writer, with_pdf)
+        result.pages = write_site(site, writer, with_pdf, search_enabled(site, with_search))
         write_archived_pdfs(site, writer)
         if with_pdf:
             result.pdfs_rendered, result.pdfs_written = write_pdfs(site, writer, workers)
         if search_enabled(site, with_search):
-            search.index(writer.staging)
+            result.search = search.index(writer.staging, site, HtmlRenderer.urls_for(site), cache_dir(site))
         writer.commit()
     except BaseException:
         writer.abort()
@@ -139,8 +140,8 @@ def write_archived_pdfs(site: Site, writer: Writer) -> None:
             writer.copy(f"{base}{name}", versions[-1].folder / name)
 
 
-def write_site(site: Site, writer: Writer, with_pdf: bool = False) -> int:
-    renderer = HtmlRenderer(site, resources.builtin_theme(), pdf=with_pdf)
+def write_site(site: Site, writer: Writer, with_pdf: bool = False, with_search: bool = True) -> int:
+    renderer = HtmlRenderer(site, resources.builtin_theme(), pdf=with_pdf, search=with_search)
     urls = renderer.urls
     sitemap_pages: list[Page] = []
     count = 0

@@ -1,7 +1,8 @@
 """Search index: Pagefind (extended binary, which segments Chinese), run over
 the written site at the end of every build.
 
-Only record pages are indexed (they carry data-pagefind-body), and within them
+Only record pages are indexed (they carry data-pagefind-body), one bundle per
+year of publication (pagefind/YYYY/, merged in the browser), and within them
 only the document itself: navigation, footers and relation lists are outside
 the article, and PDF links and history are marked data-pagefind-ignore.
 Pagefind writes one index per <html lang>.  A small table of normalised
@@ -10,11 +11,15 @@ whose number was typed first, whatever brackets or suffix the reader used.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 from .errors import GazetteError
@@ -50,27 +55,88 @@ def pagefind_command() -> list[str]:
     return [sys.executable, "-m", "pagefind"]
 
 
-def index(folder: Path) -> str:
-    """Index the site in `folder` (the staging folder of a build); -> Pagefind's summary."""
+def years(site: Site) -> list[int]:
+    return sorted({r.year for r in site.public}, reverse=True)
+
+
+def bundle_path(year: int) -> str:
+    return f"{INDEX_DIR}/{year}/"
+
+
+def index(folder: Path, site: Site, urls: Urls, cache_dir: Path | None = None) -> dict[int, str]:
+    """Index the site in `folder` (a build's staging folder): one Pagefind bundle
+    per year of publication, merged in the browser (Pagefind's mergeIndex).
+    Memory is bounded by the largest year, and a year whose pages did not change
+    keeps its bundle (from the cache).  -> {year: 'indexed' | 'cached'}"""
+    _require_extended()
     target = folder / INDEX_DIR
     if target.exists():
         shutil.rmtree(target)  # never mix an old index into a new one
-    try:
-        proc = subprocess.run([*pagefind_command(), "--site", str(folder), "--output-subdir", INDEX_DIR],
+    pages: dict[int, list[str]] = {}
+    for record in site.public:
+        for lang in record.editions:
+            pages.setdefault(record.year, []).append(urls.file_of(urls.record(record.id, lang)))
+    outcome = {}
+    for year in sorted(pages):
+        files = sorted(pages[year])
+        key = _bundle_key(folder, files)
+        cached = cache_dir / "search" / f"{year}-{key}" if cache_dir else None
+        destination = folder / bundle_path(year)
+        if cached and (cached / "pagefind-entry.json").is_file():
+            shutil.copytree(cached, destination)
+            outcome[year] = "cached"
+            continue
+        _run_pagefind(folder, files, destination)
+        if cached:
+            tmp = cached.with_name(cached.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(destination, tmp)
+            shutil.rmtree(cached, ignore_errors=True)
+            tmp.rename(cached)
+        outcome[year] = "indexed"
+    return outcome
+
+
+def _bundle_key(folder: Path, files: list[str]) -> str:
+    h = hashlib.sha256(_version().encode())
+    for rel in files:
+        h.update(rel.encode() + b"\0" + hashlib.sha256((folder / rel).read_bytes()).digest())
+    return h.hexdigest()[:24]
+
+
+def _run_pagefind(folder: Path, files: list[str], destination: Path) -> None:
+    """Pagefind over just these pages: hard links in a mirror keep their URLs."""
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".pagefind-") as tmp:
+        mirror = Path(tmp)
+        for rel in files:
+            link = mirror / rel
+            link.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(folder / rel, link)
+            except OSError:
+                shutil.copyfile(folder / rel, link)
+        proc = subprocess.run([*pagefind_command(), "--site", str(mirror), "--output-path", str(destination)],
                               capture_output=True, text=True)
+    if proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        raise GazetteError("Pagefind failed to index the site:\n" + "\n".join(detail))
+
+
+@lru_cache(maxsize=1)
+def _version() -> str:
+    try:
+        proc = subprocess.run([*pagefind_command(), "--version"], capture_output=True, text=True)
     except OSError as exc:
         raise GazetteError(f"cannot run Pagefind ({exc}); install it with: pip install 'pagefind[extended]'") from None
     if proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-        if "No module named pagefind" in proc.stderr:
-            raise GazetteError("Pagefind is not installed: pip install 'pagefind[extended]' (the extended binary segments Chinese)")
-        raise GazetteError("Pagefind failed to index the site:\n" + "\n".join(detail))
-    if "pagefind_extended" not in _binary_name():
+        raise GazetteError("Pagefind is not installed: pip install 'pagefind[extended]' (the extended binary segments Chinese)")
+    return proc.stdout.strip()
+
+
+@lru_cache(maxsize=1)
+def _require_extended() -> None:
+    _version()
+    proc = subprocess.run([*pagefind_command(), "--help"], capture_output=True, text=True)
+    if "pagefind_extended" not in proc.stdout:
         raise GazetteError("only the standard Pagefind binary is installed, which cannot segment Chinese: "
                            "pip install 'pagefind[extended]'")
-    return proc.stdout
-
-
-def _binary_name() -> str:
-    proc = subprocess.run([*pagefind_command(), "--help"], capture_output=True, text=True)
-    return proc.stdout

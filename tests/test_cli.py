@@ -94,9 +94,9 @@ def test_same_input_same_bytes(tmp_path):
     da, db = tree_digest(a), tree_digest(b)
     # Pagefind writes its filter and meta indexes in hash-map order (upstream issue
     # Pagefind/pagefind#638); its fragments, which hold the indexed text, are stable.
-    unstable = lambda path: path.startswith("pagefind/") and not path.startswith("pagefind/fragment/")
+    unstable = lambda path: path.startswith("pagefind/") and "/fragment/" not in path
     assert {k: v for k, v in da.items() if not unstable(k)} == {k: v for k, v in db.items() if not unstable(k)}
-    assert sum(k.startswith("pagefind/fragment/") for k in da) > 10
+    assert sum("/fragment/" in k for k in da) > 10
     assert sum(map(unstable, da)) == sum(map(unstable, db))
 
 

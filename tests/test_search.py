@@ -15,12 +15,17 @@ def results(page, server, path, query, wait=".pagefind-ui__result-link"):
     return [a.get_attribute("href") for a in page.query_selector_all(".pagefind-ui__result-link")]
 
 
-def test_index_has_one_language_per_html_lang_and_only_record_pages(built_sites):
-    out = built_sites["bundled"].out
-    pf = out / "pagefind"
+def test_index_has_one_bundle_per_year_one_language_per_html_lang_and_only_record_pages(built_sites):
+    out = built_sites["edge"].out
+    assert sorted(p.name for p in (out / "pagefind").iterdir()) == ["2022", "2023", "2024"]
+    pf = out / "pagefind" / "2024"
     assert (pf / "pagefind-ui.js").is_file()
     metas = sorted(p.name for p in pf.glob("pagefind.*.pf_meta"))
     assert [m.split(".")[1].split("_")[0] for m in metas] == ["en", "zh"]
+    search_page = (out / "search" / "index.html").read_text(encoding="utf-8")
+    assert 'data-root="../" data-bundles="pagefind/2024/ pagefind/2023/ pagefind/2022/"' in search_page
+    out = built_sites["bundled"].out
+    pf = out / "pagefind" / "2024"
     fragments = [gzip.decompress(p.read_bytes()).decode("utf-8", "replace") for p in (pf / "fragment").glob("*.pf_fragment")]
     urls = {u for f in fragments for u in re.findall(r'"url":"([^"]+)"', f)}
     assert urls and all(re.match(r"^/(en/)?records/[a-z0-9-]+/$", u) for u in urls), urls
@@ -51,6 +56,24 @@ def test_non_public_text_never_reaches_the_index(built):
             canaries.add(f"/records/{record.id}/")
     leaks = sorted(c for c in canaries if c in blob)
     assert not leaks
+
+
+def test_results_merge_every_year_and_an_unchanged_year_keeps_its_index(browser, servers, tmp_path):
+    server, page = servers("edge"), browser.new_page()
+    hrefs = results(page, server, "search/", "样例市")
+    assert any(h.endswith("/records/p-repealed/") for h in hrefs)  # 2022
+    assert any(h.endswith("/records/p-old/") for h in hrefs)  # 2023
+    assert any(h.endswith("/records/p-new/") for h in hrefs)  # 2024
+    page.close()
+    import shutil
+    from conftest import SITES
+    from gazette.pipeline import build
+    site = tmp_path / "site"
+    shutil.copytree(SITES / "valid" / "edge", site)
+    assert set(build(site, tmp_path / "a", pdf=False).search.values()) <= {"indexed", "cached"}
+    record = site / "content" / "records" / "2024" / "p-7.md"
+    record.write_text(record.read_text(encoding="utf-8").replace("正文", "正文（修改）"), encoding="utf-8")
+    assert build(site, tmp_path / "b", pdf=False).search == {2022: "cached", 2023: "cached", 2024: "indexed"}
 
 
 def test_chinese_and_english_queries_find_the_right_record(browser, servers):

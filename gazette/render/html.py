@@ -72,9 +72,10 @@ class HtmlRenderer:
     def urls_for(site: Site) -> Urls:
         return Urls(site.languages, site.config.base_url)
 
-    def __init__(self, site: Site, builtin_theme: Path, pdf: bool = False):
+    def __init__(self, site: Site, builtin_theme: Path, pdf: bool = False, search: bool = True):
         self.site = site
         self.pdf = pdf
+        self.search = search
         self.urls = self.urls_for(site)
         self.env = jinja2.Environment(
             loader=theme_loader(site.root, site.config.theme, builtin_theme),
@@ -306,7 +307,8 @@ class HtmlRenderer:
         return Page(path=f"{self.urls.prefix(lang)}search/", lang=lang, template="search.html",
                     title=i18n.t("search", lang), in_sitemap=True,
                     ctx={"translations": json.dumps(translations, ensure_ascii=False, sort_keys=True),
-                         "chinese_only": i18n.t("chinese_only", lang)},
+                         "chinese_only": i18n.t("chinese_only", lang),
+                         "bundles": [f"pagefind/{y}/" for y in sorted({r.year for r in self.site.public}, reverse=True)] if self.search else []},
                     alternates=self._alternates(lambda l: f"{self.urls.prefix(l)}search/"))
 
     def not_found_page(self, lang: str) -> Page:

@@ -45,9 +45,14 @@
     hit.hidden = matches.length === 0;
   }
 
+  /* one Pagefind bundle per year, newest first, merged here */
+  var bundles = (box.dataset.bundles || "").split(" ").filter(Boolean).map(function (b) {
+    return new URL(b, root).pathname;
+  });
   var ui = new PagefindUI({
     element: "#search",
-    bundlePath: new URL("pagefind/", root).pathname,
+    bundlePath: bundles[0],
+    mergeIndex: bundles.slice(1).map(function (b) { return { bundlePath: b }; }),
     baseUrl: root.pathname,
     showSubResults: false,
     showImages: false,
