@@ -4,8 +4,9 @@
     python3 benchmarks/build_bench.py --sizes 1000 10000 [--jobs 2]
 
 Generates each site once with ../shared/bench/gen_corpus.py (cached under
-benchmarks/out/), builds it with `gazette build` in a fresh process, and
-prints wall time and peak memory of the whole process tree (main process and
+benchmarks/out/), builds it with `gazette build --no-pdf` (and --no-search
+unless --search) in a fresh process, and prints wall time and peak memory of
+the whole process tree (main process and
 workers, sampled from /proc every 20 ms).
 """
 from __future__ import annotations
@@ -74,13 +75,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    ap.add_argument("--search", action="store_true", help="also build the search index (default: HTML only)")
     args = ap.parse_args()
     env = dict(os.environ, SOURCE_DATE_EPOCH="1735689600")
     print(f"{'records':>8} {'files':>7} {'wall s':>8} {'peak MiB':>9}  output")
     for n in args.sizes:
         site = ensure_site(n)
         files = sum(1 for _ in (site / "content").rglob("*.md"))
-        cmd = [sys.executable, "-m", "gazette.cli", "build", "--site", str(site), "--out", str(HERE / "out" / f"html-{n}")]
+        cmd = [sys.executable, "-m", "gazette.cli", "build", "--no-pdf", "--search" if args.search else "--no-search",
+               "--site", str(site), "--out", str(HERE / "out" / f"html-{n}")]
         if args.jobs:
             cmd += ["--jobs", str(args.jobs)]
         wall, peak, proc = run_measured(cmd, env)

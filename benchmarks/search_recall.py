@@ -103,11 +103,9 @@ async ({queries, top}) => {
 """
 
 
-def measure(site_dir: Path, top: int = 10, out_dir: Path | None = None) -> dict:
-    from playwright.sync_api import sync_playwright
-
+def measure(site_dir: Path, top: int = 10, out_dir: Path | None = None, browser=None) -> dict:
+    """Build, serve and search; `browser` is a Playwright Chromium (one is started if None)."""
     from gazette.pipeline import build
-    from gazette.search import normalize_doc_number
 
     out_dir = out_dir or Path(tempfile.mkdtemp(prefix="recall-")) / "out"
     result = build(site_dir, out_dir, pdf=False, with_search=True)
@@ -120,31 +118,42 @@ def measure(site_dir: Path, top: int = 10, out_dir: Path | None = None) -> dict:
     hits = defaultdict(lambda: [0, 0, 0])  # kind -> [first, in top, total]
     misses = []
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            for lang, items in sorted(queries.items()):
-                prefix = "" if lang == site.default_lang else f"{lang}/"
-                page = browser.new_page()
-                page.goto(f"http://127.0.0.1:{server.server_address[1]}/{prefix}search/")
-                urls = page.evaluate(SEARCH_JS, {"queries": [q["text"] for q in items], "top": top})
-                page.close()
-                for q, found in zip(items, urls):
-                    ids = [u.strip("/").rsplit("/", 1)[-1] for u in found]
-                    if q["kind"] == "doc_number":
-                        table_ids = [e["id"] for e in table.get(normalize_doc_number(q["text"]), [])]
-                        ids = table_ids + [i for i in ids if i not in table_ids]
-                    h = hits[(lang, q["kind"])]
-                    h[2] += 1
-                    if ids[:1] == [q["record"]]:
-                        h[0] += 1
-                    if q["record"] in ids[:top]:
-                        h[1] += 1
-                    else:
-                        misses.append((lang, q["kind"], q["text"], q["record"]))
-            browser.close()
+        if browser is None:
+            from playwright.sync_api import sync_playwright
+
+            with sync_playwright() as p:
+                chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                _search_all(chromium, server, site, queries, table, top, hits, misses)
+                chromium.close()
+        else:
+            _search_all(browser, server, site, queries, table, top, hits, misses)
     finally:
         server.shutdown()
     return {"hits": dict(hits), "misses": misses, "records": len(site.public)}
+
+
+def _search_all(browser, server, site, queries, table, top, hits, misses) -> None:
+    from gazette.search import normalize_doc_number
+
+    for lang, items in sorted(queries.items()):
+        prefix = "" if lang == site.default_lang else f"{lang}/"
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/{prefix}search/")
+        urls = page.evaluate(SEARCH_JS, {"queries": [q["text"] for q in items], "top": top})
+        page.close()
+        for q, found in zip(items, urls):
+            ids = [u.strip("/").rsplit("/", 1)[-1] for u in found]
+            if q["kind"] == "doc_number":  # as the search page does: the number table first
+                table_ids = [e["id"] for e in table.get(normalize_doc_number(q["text"]), [])]
+                ids = table_ids + [i for i in ids if i not in table_ids]
+            h = hits[(lang, q["kind"])]
+            h[2] += 1
+            if ids[:1] == [q["record"]]:
+                h[0] += 1
+            if q["record"] in ids[:top]:
+                h[1] += 1
+            else:
+                misses.append((lang, q["kind"], q["text"], q["record"]))
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

@@ -116,3 +116,21 @@ def test_no_result_from_a_non_public_record(browser, servers):
         hrefs = [a.get_attribute("href") for a in page.query_selector_all(".pagefind-ui__result-link")]
         assert not any(h.rstrip("/").rsplit("/", 1)[-1] in ("p-secret", "p-targeted", "p-scheduled", "p-request", "p-unreviewed") for h in hrefs), (query, hrefs)
     page.close()
+
+
+def test_recall_on_the_bundled_gazette(browser, tmp_path):
+    """The recall tool (benchmarks/search_recall.py) on the bundled gazette: every
+    document number first, and most title and body words in the top 10."""
+    import sys
+
+    from conftest import ROOT
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from search_recall import measure
+
+    data = measure(ROOT, top=10, out_dir=tmp_path / "out", browser=browser)
+    hits = data["hits"]
+    first, _, total = hits[("zh", "doc_number")]
+    assert total == 4 and first == total
+    words = [v for (lang, kind), v in hits.items() if kind != "doc_number"]
+    in_top = sum(v[1] for v in words) / sum(v[2] for v in words)
+    assert in_top >= 0.85, data["misses"]

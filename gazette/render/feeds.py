@@ -54,19 +54,33 @@ def feeds(site: Site, urls: Urls) -> list[Feed]:
     """Every feed, in every language where it has at least one record."""
     out = []
     size = site.config.feed_size
+    groups: dict[tuple[str, str], list[Record]] = {}  # one pass; site.public is newest first
+    for record in site.public:
+        for name in ("topics", "tags", "issuers"):
+            for key in dict.fromkeys(_keys(record, name)):
+                groups.setdefault((name, key), []).append(record)
+        groups.setdefault(("types", record.type), []).append(record)
     for lang in site.languages:
         def in_lang(records):
-            return [r for r in records if lang == site.default_lang or r.has(lang)][:size]
+            if lang == site.default_lang:
+                return records[:size]
+            chosen = []
+            for r in records:
+                if r.has(lang):
+                    chosen.append(r)
+                    if len(chosen) == size:
+                        break
+            return chosen
 
         title = site.text(site.config.title, lang)
         scopes = [("all", None, title, site.public, urls.home(lang))]
         for name in ("topics", "tags", "issuers"):
             for key, entry in sorted(site.taxonomies.get(name, {}).items()):
-                records = [r for r in site.public if key in _keys(r, name)]
-                scopes.append((name, key, f"{site.text(entry.name, lang)} - {title}", records, urls.taxonomy(name, key, lang)))
+                scopes.append((name, key, f"{site.text(entry.name, lang)} - {title}", groups.get((name, key), []),
+                               urls.taxonomy(name, key, lang)))
         for rtype in RECORD_TYPES:
-            records = [r for r in site.public if r.type == rtype]
-            scopes.append(("types", rtype, f"{i18n.type_name(rtype, lang)} - {title}", records, urls.type_(rtype, lang)))
+            scopes.append(("types", rtype, f"{i18n.type_name(rtype, lang)} - {title}", groups.get(("types", rtype), []),
+                           urls.type_(rtype, lang)))
         for kind, key, feed_title, records, page in scopes:
             chosen = in_lang(records)
             if chosen:
