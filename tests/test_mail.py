@@ -346,3 +346,16 @@ def test_subscription_service_end_to_end(mailsite):
         proc.terminate()
         proc.wait(timeout=10)
         server.stop()
+
+
+def test_static_subscribe_page_posts_to_the_configured_service(mailsite, tmp_path):
+    from gazette.pipeline import build
+
+    build(mailsite, tmp_path / "out", pdf=False, with_search=False)
+    html = (tmp_path / "out" / "subscribe" / "index.html").read_text(encoding="utf-8")
+    assert f'<form method="post" action="http://127.0.0.1:{mailsite.http_port}/subscribe">' in html
+    assert 'name="tags" value="citizens"' in html and 'name="email"' in html
+    en = (tmp_path / "out" / "en" / "subscribe" / "index.html").read_text(encoding="utf-8")
+    assert '<option value="en" selected>' in en
+    year = (tmp_path / "out" / "years" / "2024" / "index.html").read_text(encoding="utf-8")
+    assert 'type="application/rss+xml"' in year and "feeds/all/rss.xml" in year  # no feed of its own: the site's

@@ -90,6 +90,7 @@ class HtmlRenderer:
 
         self.feeds = all_feeds(site, self.urls)
         self.feed_of_page = {(f.lang, f.page): f for f in self.feeds}
+        self.site_feed = {f.lang: f for f in self.feeds if f.kind == "all"}
         self._by_topic = self._group(lambda r: r.meta.topics)
         self._by_tag = self._group(lambda r: r.meta.tags)
         self._by_issuer = self._group(lambda r: r.meta.issuers)
@@ -152,7 +153,8 @@ class HtmlRenderer:
             "record_pdf": (lambda r, l: url(record_pdf_path(r.id, l, urls))) if self.pdf else (lambda r, l: None),
             "issue_pdfs": lambda issue: self.issue_pdfs(issue, url),
             "releases": site.releases,
-            "page_feed": self.feed_of_page.get((lang, page.path)),
+            # a listing's own feed, else the whole site's
+            "page_feed": self.feed_of_page.get((lang, page.path)) or self.site_feed.get(lang),
             "history": site.history,
             "issue_label": lambda issue: i18n.t("issue_title", lang, year=issue.year, number=issue.number),
             **page.ctx,
