@@ -181,34 +181,10 @@ def issue_revise(key: str, erratum: str, site_dir: Path):
     from .pipeline import cache_dir, load_and_resolve
     from .render.pdf import PdfRenderer
 
-    site, diags = _load_for_revision(site_dir)
+    site, diags = load_and_resolve(site_dir, pdf=True, revising=True)
     _print_warnings(diags)
     version = archive.revise(site, key, erratum, PdfRenderer(site, resources.builtin_theme(), cache_dir(site)))
     click.echo(f"released issue {key} as v{version.number}: {version.folder} ({', '.join(version.pdfs)})")
-
-
-def _load_for_revision(site_dir: Path):
-    """Load the site; the 'changed since released' errors are what a revision is for."""
-    from .errors import stop_on_errors
-    from .load import load_site
-    from .render.pdf import require_cjk_fonts
-    from .resolve import resolve
-    from . import archive
-
-    diags = Diagnostics(root=Path(site_dir))
-    loaded = load_site(Path(site_dir), diags)
-    if loaded.config is None or loaded.build_time is None:
-        stop_on_errors(diags, "loading the site")
-    site = resolve(loaded, diags)
-    stop_on_errors(diags, "checking the site")
-    probe = Diagnostics(root=Path(site_dir))
-    archive.verify(site, probe)
-    tampered = [d for d in probe.errors if "changed since" not in d.message]
-    if tampered:
-        probe.items = tampered
-        stop_on_errors(probe, "checking the archive")
-    require_cjk_fonts()
-    return site, diags
 
 
 # ---------------------------------------------------------------- subscriptions

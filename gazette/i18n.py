@@ -148,6 +148,17 @@ STRINGS: dict[str, dict[str, str]] = {
     "pf_search_suggestion": {"zh": "没有找到“[SEARCH_TERM]”的结果，请尝试其他关键词：", "en": "No results for [SEARCH_TERM]. Try one of the following searches:"},
     "pf_searching": {"zh": "正在搜索“[SEARCH_TERM]”…", "en": "Searching for [SEARCH_TERM]..."},
     "year": {"zh": "年份", "en": "Year"},
+    "service_subscribe": {"zh": "订阅", "en": "Subscribe"},
+    "service_check_inbox": {"zh": "请查收确认邮件，点击其中的链接完成订阅。", "en": "Check your inbox: follow the link in the confirmation email to complete your subscription."},
+    "service_confirmed": {"zh": "订阅已确认。", "en": "Your subscription is confirmed."},
+    "service_unsubscribe_q": {"zh": "确定退订该邮箱的全部公报邮件吗？", "en": "Stop all gazette emails to this address?"},
+    "service_unsubscribed": {"zh": "已退订，您将不再收到公报邮件。", "en": "You are unsubscribed and will receive no more gazette emails."},
+    "service_saved": {"zh": "设置已保存。", "en": "Your preferences are saved."},
+    "service_bad_link": {"zh": "链接无效或已过期。", "en": "This link is invalid or has expired."},
+    "service_bad_input": {"zh": "提交的内容有误：", "en": "Something in the form is not right:"},
+    "service_preferences": {"zh": "订阅设置", "en": "Preferences"},
+    "service_save": {"zh": "保存", "en": "Save"},
+    "service_error": {"zh": "出错了", "en": "Something went wrong"},
     "translation_note": {"zh": "", "en": "English editions are provided for reference; the Chinese text is authoritative."},
 }
 

@@ -152,7 +152,6 @@ class Loaded:
     problems: list = field(default_factory=list)  # (line, field, message)
     warnings: list = field(default_factory=list)
     pii: list = field(default_factory=list)  # (line, text, kind), before pii_allow
-    body_line: int = 1
 
 
 _ORIGINAL_ONLY = set(RECORD_MODELS["policy"].model_fields) | {
@@ -165,7 +164,7 @@ def load_record_file(path: Path, stem_id: str, lang: str | None) -> Loaded:
     try:
         text = read_text(path)
         out.pii = review.find_pii(text)
-        front, body, body_line = split_front_matter(text)
+        front, body, _ = split_front_matter(text)
         located = yamlload.load(front, line_offset=1)
     except FileProblem as p:
         out.problems.append((p.line, p.field, p.message))
@@ -208,7 +207,6 @@ def load_record_file(path: Path, stem_id: str, lang: str | None) -> Loaded:
     out.meta = meta
     if meta is not None:
         out.body_html = markdown.render(body)
-    out.body_line = body_line
     return out
 
 

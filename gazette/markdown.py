@@ -116,11 +116,6 @@ def render(text: str) -> str:
     return sanitize(_PARSER.render(text))
 
 
-def render_inline(text: str) -> str:
-    """A short Markdown snippet (an FAQ answer, an outcome) as HTML."""
-    return render(text)
-
-
 _TAG_RE = re.compile(r"<[^>]+>")
 _WS_RE = re.compile(r"\s+")
 

@@ -51,7 +51,10 @@ def check_glyphs(site: Site, diags: Diagnostics) -> None:
                 diags.warning(edition.path, line, None, f"no installed font has a glyph for '{ch}' (U+{ord(ch):04X}); the PDF would show a box")
 
 
-def load_and_resolve(site_dir: Path, workers: int | None = None, pdf: bool | None = None) -> tuple[Site, Diagnostics]:
+def load_and_resolve(site_dir: Path, workers: int | None = None, pdf: bool | None = None,
+                     revising: bool = False) -> tuple[Site, Diagnostics]:
+    """Load and check a site.  `revising`: changes to released issues are what a
+    revision is for, so they are not errors (tampering still is)."""
     diags = Diagnostics(root=Path(site_dir))
     loaded = load_site(Path(site_dir), diags, workers=workers)
     if loaded.config is None or loaded.build_time is None:
@@ -59,7 +62,7 @@ def load_and_resolve(site_dir: Path, workers: int | None = None, pdf: bool | Non
     # Resolve even after load errors, so one run reports every problem;
     # records that failed to load are skipped there, not reported again.
     site = resolve(loaded, diags)
-    site.releases = archive.verify(site, diags)
+    site.releases = archive.verify(site, diags, compare_sources=not revising)
     site.history = archive.record_history(site, site.releases) if not diags.errors else {}
     if pdf_enabled(site, pdf):
         pdfmod.require_cjk_fonts()

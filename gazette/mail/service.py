@@ -30,19 +30,6 @@ h1{{color:#a8201a}} .error{{border:2px solid #a8201a;background:#fdeceb;padding:
 button{{background:#a8201a;color:#fff;border:0;padding:.5rem 1rem;font:inherit}} fieldset{{margin:.5rem 0}}</style>
 </head><body><p><strong>{site}</strong></p><h1>{title}</h1>{body}</body></html>"""
 
-TEXT = {
-    "subscribe": {"zh": "订阅", "en": "Subscribe"},
-    "check_inbox": {"zh": "请查收确认邮件，点击其中的链接完成订阅。", "en": "Check your inbox: follow the link in the confirmation email to complete your subscription."},
-    "confirmed": {"zh": "订阅已确认。", "en": "Your subscription is confirmed."},
-    "unsubscribe_q": {"zh": "确定退订该邮箱的全部公报邮件吗？", "en": "Stop all gazette emails to this address?"},
-    "unsubscribed": {"zh": "已退订，您将不再收到公报邮件。", "en": "You are unsubscribed and will receive no more gazette emails."},
-    "saved": {"zh": "设置已保存。", "en": "Your preferences are saved."},
-    "bad_link": {"zh": "链接无效或已过期。", "en": "This link is invalid or has expired."},
-    "bad_input": {"zh": "提交的内容有误：", "en": "Something in the form is not right:"},
-    "preferences": {"zh": "订阅设置", "en": "Preferences"},
-    "save": {"zh": "保存", "en": "Save"},
-    "error": {"zh": "出错了", "en": "Something went wrong"},
-}
 
 
 def create_app(site_dir: Path) -> Flask:
@@ -58,7 +45,7 @@ def create_app(site_dir: Path) -> Flask:
         return value if value in site.languages else site.default_lang
 
     def say(key: str, lang: str) -> str:
-        return TEXT[key].get(lang) or TEXT[key]["en"]
+        return i18n.t(f"service_{key}", lang)
 
     def page(title: str, body: str, lang: str, status: int = 200):
         text = PAGE.format(lang=lang, title=html.escape(title), site=html.escape(site.text(site.config.title, lang)), body=body)

@@ -180,9 +180,6 @@ class Store:
         self.db.execute("UPDATE subscribers SET lang = ?, scopes = ? WHERE id = ?", (lang, scopes.to_json(), subscriber_id))
 
     # ----------------------------------------------------------------- outbox
-    def delivered(self, subscriber_id: int) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT record_id FROM deliveries WHERE subscriber_id = ?", (subscriber_id,))}
-
     def delivered_map(self) -> dict[int, set[str]]:
         out: dict[int, set[str]] = {}
         for sid, rid in self.db.execute("SELECT subscriber_id, record_id FROM deliveries"):
@@ -215,12 +212,6 @@ class Store:
 
     def mark_retry(self, outbox_id: int, error: str) -> None:
         self.db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error, outbox_id))
-
-    def counts(self) -> dict[str, int]:
-        return {r[0]: r[1] for r in self.db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status")}
-
-    def failures(self) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in self.db.execute("SELECT email, last_error FROM outbox WHERE status = 'failed' ORDER BY id")]
 
     # ------------------------------------------------------------- csv
     def export_csv(self, out) -> int:
