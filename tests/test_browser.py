@@ -39,6 +39,9 @@ AXE_PAGES = [
     ("edge", "records/p-new/"),
     ("edge", "records/appt-2024-12/"),
     ("edge", "records/consult-open/"),
+    ("bundled", "search/?q=政务公开"),
+    ("bundled", "en/search/?q=investment"),
+    ("bundled", "subscribe/"),
 ]
 
 
@@ -48,6 +51,8 @@ def test_no_serious_accessibility_violations(browser, servers, site, path):
     for width in (1280, 390):  # desktop and phone
         page = browser.new_page(viewport={"width": width, "height": 900})
         page.goto(server.url + path)
+        if "search/" in path:
+            page.wait_for_selector(".pagefind-ui__result-link", timeout=15000)  # check the page with its results
         page.add_script_tag(path=str(AXE))
         result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
         page.close()

@@ -69,6 +69,17 @@
     }
   });
 
+  /* Pagefind UI's input has a placeholder but no label element: give it one */
+  var input = box.querySelector("input[type=text], input[type=search], .pagefind-ui__search-input");
+  if (input && !input.labels.length) {
+    input.id = input.id || "pagefind-q";
+    var label = document.createElement("label");
+    label.className = "visually-hidden";
+    label.htmlFor = input.id;
+    label.textContent = JSON.parse(box.dataset.translations || "{}").search_label || "Search";
+    input.parentNode.insertBefore(label, input);
+  }
+
   var query = new URLSearchParams(window.location.search).get("q");
   fetch(new URL("data/docnumbers.json", root))
     .then(function (r) { return r.ok ? r.json() : {}; })
