@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -136,3 +137,17 @@ def test_site_theme_overrides_templates_and_static_files(tmp_path):
     assert run("build", "--site", site, "--out", out).exit_code == 0
     assert "OWN-404" in (out / "404.html").read_text(encoding="utf-8")
     assert (out / "static" / "extra.css").is_file() and (out / "static" / "style.css").is_file()
+
+
+def test_a_broken_site_template_is_reported_with_its_file_and_line(tmp_path):
+    site = tmp_path / "site"
+    shutil.copytree(SITES / "valid" / "edge", site)
+    templates = site / "themes" / "default" / "templates"
+    templates.mkdir(parents=True)
+    (templates / "404.html").write_text('{% extends "base.html" %}\n{% block main %}\n{{ no_such_thing.attr }}\n{% endblock %}\n', encoding="utf-8")
+    result = run("check", "--site", site)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert re.search(r"themes/default/templates/404\.html:3: template error while rendering 404\.html: 'no_such_thing' is undefined", result.output)
+    (templates / "404.html").write_text('{% extends "base.html" %}\n{% block main %}\n{% if %}\n{% endblock %}\n', encoding="utf-8")
+    result = run("check", "--site", site)
+    assert result.exit_code == 1 and re.search(r"404\.html:3: template error: ", result.output)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -12,6 +14,7 @@ import jinja2
 from markupsafe import Markup
 
 from .. import i18n, markdown
+from ..errors import GazetteError
 from ..model import Issue, Record, Site
 from ..schema import RECORD_TYPES
 from .urls import Urls
@@ -34,6 +37,19 @@ class Page:
     alternates: dict[str, str] = field(default_factory=dict)  # lang -> path of the same page
     lastmod: dt.date | None = None
     in_sitemap: bool = True
+
+
+@contextmanager
+def template_errors(what: str):
+    """A template problem (often in a site's own theme) as a message with file and line."""
+    try:
+        yield
+    except jinja2.TemplateSyntaxError as exc:
+        raise GazetteError(f"{exc.filename or exc.name}:{exc.lineno}: template error: {exc.message}") from None
+    except jinja2.TemplateError as exc:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith((".html", ".txt", ".css", ".xml"))]
+        where = f"{frames[-1].filename}:{frames[-1].lineno}: " if frames else ""
+        raise GazetteError(f"{where}template error while rendering {what or 'the home page'}: {exc}") from None
 
 
 def theme_loader(site_root: Path, theme: str, builtin: Path) -> jinja2.BaseLoader:
@@ -176,8 +192,9 @@ class HtmlRenderer:
         return {"current": [(n, url(base + n)) for n in names], "versions": []}
 
     def render(self, page: Page) -> bytes:
-        template = self.env.get_template(page.template)
-        return template.render(self.context(page)).encode("utf-8")
+        with template_errors(page.path):
+            template = self.env.get_template(page.template)
+            return template.render(self.context(page)).encode("utf-8")
 
     # -------------------------------------------------------------- pages
     def pages(self) -> Iterator[Page]:

@@ -23,7 +23,7 @@ import jinja2
 from .. import __version__, i18n
 from ..errors import GazetteError
 from ..model import Issue, Record, Site
-from .html import consultation_state, record_pdf_path, theme_loader, validity
+from .html import consultation_state, record_pdf_path, template_errors, theme_loader, validity
 from .urls import Urls
 
 FONT_FAMILIES = ("Noto Serif CJK SC", "Noto Sans CJK SC")
@@ -216,7 +216,8 @@ class PdfRenderer:
         context = self._context(lang)
         context["md"] = lambda text: Markup(markdown.render(text or ""))
         context.update(ctx)
-        return self.env.get_template(template).render(context)
+        with template_errors(template):
+            return self.env.get_template(template).render(context)
 
     def record_html(self, record: Record, lang: str) -> str:
         return self._render("pdf/record.html", lang, record=record, edition=record.editions[lang], meta=record.meta)
