@@ -38,7 +38,8 @@ class Diagnostics:
     root: Path | None = None
     items: list[Diagnostic] = field(default_factory=list)
 
-    def _rel(self, path: Path | str | None) -> str:
+    def rel(self, path: Path | str | None) -> str:
+        """`path` as shown in messages: relative to the site."""
         if path is None:
             return "<site>"
         p = Path(path)
@@ -50,10 +51,10 @@ class Diagnostics:
         return p.as_posix()
 
     def error(self, path, line, field, message) -> None:
-        self.items.append(Diagnostic(self._rel(path), line, field, message, ERROR))
+        self.items.append(Diagnostic(self.rel(path), line, field, message, ERROR))
 
     def warning(self, path, line, field, message) -> None:
-        self.items.append(Diagnostic(self._rel(path), line, field, message, WARNING))
+        self.items.append(Diagnostic(self.rel(path), line, field, message, WARNING))
 
     @property
     def errors(self) -> list[Diagnostic]:

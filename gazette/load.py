@@ -408,7 +408,7 @@ def load_records(root: Path, config: SiteConfig, diags: Diagnostics, site: Loade
         if loaded.lang is None:
             if loaded.id in site.originals:
                 first = site.originals[loaded.id].path
-                diags.error(loaded.path, loaded.lines.get(("id",)), "id", f"duplicate id '{loaded.id}' (also {diags._rel(first)})")
+                diags.error(loaded.path, loaded.lines.get(("id",)), "id", f"duplicate id '{loaded.id}' (also {diags.rel(first)})")
                 continue
             site.originals[loaded.id] = loaded
         else:

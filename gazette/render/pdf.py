@@ -19,8 +19,9 @@ from functools import lru_cache, partial
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup
 
-from .. import __version__, i18n
+from .. import __version__, i18n, markdown
 from ..errors import GazetteError
 from ..model import Issue, Record, Site
 from .html import consultation_state, record_pdf_path, template_errors, theme_loader, validity
@@ -206,15 +207,11 @@ class PdfRenderer:
             "consultation_state": lambda r: consultation_state(r, site.build_date),
             "issue_label": lambda issue: i18n.t("issue_title", lang, year=issue.year, number=issue.number),
             "abs_url": self.urls.absolute, "urls": self.urls, "paper": site.config.pdf.paper,
-            "md": None,
+            "md": lambda text: Markup(markdown.render(text or "")),
         }
 
     def _render(self, template: str, lang: str, **ctx) -> str:
-        from markupsafe import Markup
-        from .. import markdown
-
         context = self._context(lang)
-        context["md"] = lambda text: Markup(markdown.render(text or ""))
         context.update(ctx)
         with template_errors(template):
             return self.env.get_template(template).render(context)
