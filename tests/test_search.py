@@ -101,7 +101,10 @@ def test_a_filter_narrows_results(browser, servers):
     before = results(page, server, "search/", "样例市")
     page.locator("summary.pagefind-ui__filter-name", has_text="类型").click()
     page.get_by_label(re.compile("^人事任免")).check()
-    page.wait_for_timeout(800)
+    page.wait_for_function("""() => {
+        const links = [...document.querySelectorAll('.pagefind-ui__result-link')];
+        return links.length > 0 && links.every(a => a.href.includes('appt-'));
+    }""", timeout=15000)
     after = [a.get_attribute("href") for a in page.query_selector_all(".pagefind-ui__result-link")]
     assert len(after) < len(before) and after and all("appt-" in h for h in after)
     page.close()
