@@ -337,7 +337,11 @@ def subscribers_export(csv_file, site_dir):
 
 @main.group()
 def mail():
-    """Email digests."""
+    """Email digests for subscribers: `gazette mail send` (or --dry-run).
+
+    SMTP settings come from gazette.yaml (subscriptions.smtp), the SMTP
+    password and GAZETTE_SECRET (which signs unsubscribe links) from the
+    environment."""
 
 
 @mail.command("send")
@@ -381,7 +385,8 @@ def mail_send(dry_run, out_dir, site_dir):
 
 @main.group()
 def subscriptions():
-    """The self-service subscription web service."""
+    """The self-service subscription web service (subscribe with double
+    opt-in, confirm, one-click unsubscribe, preferences)."""
 
 
 @subscriptions.command("serve")
