@@ -118,6 +118,9 @@ def serve(site_dir: Path, port: int, host: str = "127.0.0.1", interval: float = 
         tmp = Path(tempfile.mkdtemp(prefix="gazette-serve-"))
         out_dir = tmp / "site"
     state = PreviewState(site_dir, Path(out_dir))
+    # Snapshot before the first build: a file saved during the build, or before
+    # the watcher thread gets going, still triggers a rebuild.
+    initial = snapshot(site_dir)
     state.rebuild()
     out_dir.mkdir(parents=True, exist_ok=True)
     handler = type("BoundHandler", (Handler,), {"state": state})
@@ -128,7 +131,7 @@ def serve(site_dir: Path, port: int, host: str = "127.0.0.1", interval: float = 
     stop = threading.Event()
 
     def watch():
-        before = snapshot(site_dir)
+        before = initial
         while not stop.wait(interval):
             now = snapshot(site_dir)
             if now != before:
