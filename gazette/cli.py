@@ -23,6 +23,13 @@ def _print_warnings(diags: Diagnostics) -> None:
             click.echo(f"{i}. {d.format()}", err=True)
 
 
+def _progress():
+    """Progress bars on standard error when it is a terminal; nothing otherwise."""
+    from .progress import for_stream
+
+    return for_stream(sys.stderr)
+
+
 class GazetteGroup(click.Group):
     """Turns unexpected exceptions into one line unless --debug is given."""
 
@@ -57,22 +64,69 @@ def main(ctx, debug):
 
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def init(directory: Path):
-    """Create a new site in DIRECTORY, copied from the bundled sample gazette.
+@click.option("--empty", is_flag=True, help="A minimal site (configuration and taxonomy files, no records) instead of the sample.")
+def init(directory: Path, empty: bool):
+    """Create a new site in DIRECTORY (which must not exist or be empty).
 
-    DIRECTORY must not exist or be empty.  The copy holds gazette.yaml,
-    content/ (taxonomies, sample records of every type, an issue) and builds
-    as it is.
+    By default the site is a copy of the bundled sample gazette: gazette.yaml
+    and content/ with taxonomies, sample records of every type and an issue;
+    it builds as it is.  With --empty it has gazette.yaml, the four taxonomy
+    files (one issuer to rename) and empty content/records/ and
+    content/issues/; add records with `gazette new record`.
     """
-    if directory.exists() and any(directory.iterdir()):
-        raise GazetteError(f"{directory} exists and is not empty; choose a new folder")
-    sample = resources.sample_site()
-    directory.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(sample / "gazette.yaml", directory / "gazette.yaml")
-    shutil.copytree(sample / "content", directory / "content")
-    (directory / ".gitignore").write_text("/output/\n/.gazette-cache/\n", encoding="utf-8")
-    click.echo(f"created a new gazette in {directory}")
-    click.echo(f"next: gazette build --site {directory}")
+    from .scaffold import init_site
+
+    init_site(directory, empty=empty)
+    click.echo(f"created a new {'empty ' if empty else ''}gazette in {directory}")
+    if empty:
+        click.echo(f"next: edit {directory / 'gazette.yaml'}, then gazette new record --type policy --site {directory}")
+    else:
+        click.echo(f"next: gazette build --site {directory}")
+
+
+@main.group()
+def new():
+    """Start a new record or issue from a skeleton that passes `gazette check`."""
+
+
+@new.command("record")
+@click.option("--type", "rtype", required=True, type=click.Choice(["policy", "interpretation", "faq", "appointment", "commendation", "consultation"]),
+              help="The record type.")
+@click.option("--id", "rid", default=None, help="The record id (default: TYPE-YYYY-MMDD, with -2, -3 … if taken).")
+@click.option("--for", "target", default=None, metavar="ID",
+              help="For an interpretation: the policy or consultation it interprets; for a FAQ list: its policy.  Required for those two types.")
+@SITE_OPTION
+def new_record(rtype: str, rid: str | None, target: str | None, site_dir: Path):
+    """Write a skeleton record of a type, dated today (the build date), and print its path.
+
+    The skeleton has every field its type requires, with placeholders to
+    replace, under content/records/YYYY/ID.md.  It is `disclosure: proactive`
+    without a `review`, so it is not public until you add the review
+    [先审查、后公开]; `gazette check` passes on it as it stands.
+    """
+    from .pipeline import load_and_resolve
+    from .scaffold import new_record as write
+
+    site, _ = load_and_resolve(site_dir, pdf=False, read_only=True)
+    path = write(site, rtype, rid, target)
+    click.echo(path)
+
+
+@new.command("issue")
+@click.argument("key", metavar="YYYY-NN")
+@SITE_OPTION
+def new_issue(key: str, site_dir: Path):
+    """Write content/issues/YYYY-NN.yaml, dated today, listing by type every
+    public record that is in no issue yet; print its path.
+
+    Edit the sections (titles, order, which records) before releasing it
+    with `gazette issue release YYYY-NN`.
+    """
+    from .pipeline import load_and_resolve
+    from .scaffold import new_issue as write
+
+    site, _ = load_and_resolve(site_dir, pdf=False, read_only=True)
+    click.echo(write(site, key))
 
 
 @main.command()
@@ -98,7 +152,7 @@ def build(site_dir: Path, out_dir: Path | None, jobs: int | None, pdf: bool | No
     from .pipeline import build as run_build
 
     start = time.perf_counter()
-    result = run_build(site_dir, out_dir, workers=jobs, pdf=pdf, with_search=search_index)
+    result = run_build(site_dir, out_dir, workers=jobs, pdf=pdf, with_search=search_index, progress=_progress())
     _print_warnings(result.diagnostics)
     pdfs = f", {result.pdfs_written} PDFs ({result.pdfs_rendered} rendered)" if result.pdfs_written else ""
     click.echo(f"built {len(result.site.public)} public records: {result.pages} pages, {result.files} files{pdfs} "
@@ -121,7 +175,7 @@ def check(site_dir: Path, strict: bool, jobs: int | None, pdf: bool | None):
     """
     from .pipeline import check as run_check
 
-    result = run_check(site_dir, strict=strict, workers=jobs, pdf=pdf)
+    result = run_check(site_dir, strict=strict, workers=jobs, pdf=pdf, progress=_progress())
     _print_warnings(result.diagnostics)
     click.echo(f"ok: {len(result.site.records)} records ({len(result.site.public)} public), "
                f"{len(result.site.issues)} issues, {result.pages} pages; {len(result.diagnostics.warnings)} warning(s)")
@@ -163,9 +217,9 @@ def issue_release(key: str, site_dir: Path):
     from .pipeline import cache_dir, load_and_resolve
     from .render.pdf import PdfRenderer
 
-    site, diags = load_and_resolve(site_dir, pdf=True)
+    site, diags = load_and_resolve(site_dir, pdf=True, progress=_progress())
     _print_warnings(diags)
-    version = archive.release(site, key, PdfRenderer(site, resources.builtin_theme(), cache_dir(site)))
+    version = archive.release(site, key, PdfRenderer(site, resources.builtin_theme(), cache_dir(site), progress=_progress()))
     click.echo(f"released issue {key} as v{version.number}: {version.folder} ({', '.join(version.pdfs)})")
 
 
@@ -181,9 +235,9 @@ def issue_revise(key: str, erratum: str, site_dir: Path):
     from .pipeline import cache_dir, load_and_resolve
     from .render.pdf import PdfRenderer
 
-    site, diags = load_and_resolve(site_dir, pdf=True, revising=True)
+    site, diags = load_and_resolve(site_dir, pdf=True, revising=True, progress=_progress())
     _print_warnings(diags)
-    version = archive.revise(site, key, erratum, PdfRenderer(site, resources.builtin_theme(), cache_dir(site)))
+    version = archive.revise(site, key, erratum, PdfRenderer(site, resources.builtin_theme(), cache_dir(site), progress=_progress()))
     click.echo(f"released issue {key} as v{version.number}: {version.folder} ({', '.join(version.pdfs)})")
 
 
@@ -275,7 +329,7 @@ def subscribers_list(status, site_dir):
     from .mail.digest import open_store
 
     site = _site_for_mail(site_dir)
-    store = open_store(site)
+    store = open_store(site, create=False)
     try:
         rows = store.all(status)
     finally:
@@ -322,7 +376,7 @@ def subscribers_export(csv_file, site_dir):
     from .mail.digest import open_store
 
     site = _site_for_mail(site_dir)
-    store = open_store(site)
+    store = open_store(site, create=False)
     buffer = io.StringIO()
     try:
         count = store.export_csv(buffer)
@@ -371,7 +425,7 @@ def mail_send(dry_run, out_dir, site_dir):
             count = write_dry_run(plan, out_dir)
             click.echo(f"dry run: wrote {count} message(s) to {out_dir}; nothing was sent or recorded")
             return
-        report = deliver(site, store)
+        report = deliver(site, store, progress=_progress())
     finally:
         store.close()
     for email, error in report.failed:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from . import markdown, review, yamlload
 from .errors import Diagnostic, Diagnostics
 from .model import RecordEdition
+from .progress import NO_PROGRESS, Progress
 from .schema import ID_RE, KEY_RE, RECORD_MODELS, RECORD_TYPES, TAXONOMIES, Edition, IssueFile, SiteConfig
 
 PARALLEL_THRESHOLD = 400  # below this many files, worker start-up costs more than it saves
@@ -210,12 +211,20 @@ def load_record_file(path: Path, stem_id: str, lang: str | None) -> Loaded:
     return out
 
 
-def _load_many(jobs: list[tuple[Path, str, str | None]], workers: int) -> list[Loaded]:
-    if workers > 1 and len(jobs) >= PARALLEL_THRESHOLD:
-        chunk = max(16, len(jobs) // (workers * 8))
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(_load_job, jobs, chunksize=chunk))
-    return [_load_job(j) for j in jobs]
+def _load_many(jobs: list[tuple[Path, str, str | None]], workers: int, progress: Progress) -> list[Loaded]:
+    out: list[Loaded] = []
+    with progress.task("loading records", len(jobs), "files") as task:
+        if workers > 1 and len(jobs) >= PARALLEL_THRESHOLD:
+            chunk = max(16, len(jobs) // (workers * 8))
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for loaded in pool.map(_load_job, jobs, chunksize=chunk):
+                    out.append(loaded)
+                    task.advance()
+        else:
+            for job in jobs:
+                out.append(_load_job(job))
+                task.advance()
+    return out
 
 
 def _load_job(job):
@@ -382,7 +391,8 @@ def load_issues(root: Path, config: SiteConfig, diags: Diagnostics, site: Loaded
         site.issues.append((path, issue, located.lines))
 
 
-def load_records(root: Path, config: SiteConfig, diags: Diagnostics, site: LoadedSite, workers: int) -> None:
+def load_records(root: Path, config: SiteConfig, diags: Diagnostics, site: LoadedSite, workers: int,
+                 progress: Progress) -> None:
     records_dir = root / "content" / "records"
     jobs = []
     langs = config.languages
@@ -400,7 +410,7 @@ def load_records(root: Path, config: SiteConfig, diags: Diagnostics, site: Loade
                 diags.error(path, None, None, f"'{lang}' is the language of the originals; the original is {rid}.md")
                 continue
         jobs.append((path, rid, lang or None))
-    for loaded in _load_many(jobs, workers):
+    for loaded in _load_many(jobs, workers, progress):
         for line, fld, msg in loaded.problems:
             diags.error(loaded.path, line, fld, msg)
         for line, fld, msg in loaded.warnings:
@@ -415,7 +425,7 @@ def load_records(root: Path, config: SiteConfig, diags: Diagnostics, site: Loade
             site.editions.append(loaded)
 
 
-def load_site(root: Path, diags: Diagnostics, workers: int | None = None) -> LoadedSite:
+def load_site(root: Path, diags: Diagnostics, workers: int | None = None, progress: Progress = NO_PROGRESS) -> LoadedSite:
     root = Path(root)
     config = load_config(root, diags)
     site = LoadedSite(root=root, config=config, build_time=None)
@@ -432,7 +442,7 @@ def load_site(root: Path, diags: Diagnostics, workers: int | None = None) -> Loa
     workers = workers if workers is not None else (os.cpu_count() or 1)
     load_taxonomies(root, config, diags, site)
     load_issues(root, config, diags, site)
-    load_records(root, config, diags, site, workers)
+    load_records(root, config, diags, site, workers, progress)
     return site
 
 

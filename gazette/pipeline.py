@@ -13,6 +13,7 @@ from . import archive, resources, search
 from .errors import Diagnostics, GazetteError, stop_on_errors
 from .load import load_site, read_text
 from .model import Site
+from .progress import NO_PROGRESS, Progress
 from .render import data, feeds
 from .render import pdf as pdfmod
 from .render.html import HtmlRenderer, Page
@@ -39,9 +40,9 @@ def cache_dir(site: Site) -> Path:
     return Path(os.environ["GAZETTE_CACHE_DIR"]) if os.environ.get("GAZETTE_CACHE_DIR") else site.root / ".gazette-cache"
 
 
-def check_glyphs(site: Site, diags: Diagnostics) -> None:
+def check_glyphs(site: Site, diags: Diagnostics, read_only: bool = False) -> None:
     """A character no installed font can draw would print as a box in a PDF."""
-    covered = pdfmod.covered_codepoints(cache_dir(site))
+    covered = pdfmod.covered_codepoints(cache_dir(site), store=not read_only)
     for record in site.public:
         for edition in record.editions.values():
             text = read_text(edition.path)
@@ -52,11 +53,13 @@ def check_glyphs(site: Site, diags: Diagnostics) -> None:
 
 
 def load_and_resolve(site_dir: Path, workers: int | None = None, pdf: bool | None = None,
-                     revising: bool = False) -> tuple[Site, Diagnostics]:
+                     revising: bool = False, read_only: bool = False,
+                     progress: Progress = NO_PROGRESS) -> tuple[Site, Diagnostics]:
     """Load and check a site.  `revising`: changes to released issues are what a
-    revision is for, so they are not errors (tampering still is)."""
+    revision is for, so they are not errors (tampering still is).  `read_only`:
+    write nothing, not even to caches (for `check`)."""
     diags = Diagnostics(root=Path(site_dir))
-    loaded = load_site(Path(site_dir), diags, workers=workers)
+    loaded = load_site(Path(site_dir), diags, workers=workers, progress=progress)
     if loaded.config is None or loaded.build_time is None:
         stop_on_errors(diags, "loading the site")
     # Resolve even after load errors, so one run reports every problem;
@@ -66,7 +69,7 @@ def load_and_resolve(site_dir: Path, workers: int | None = None, pdf: bool | Non
     site.history = archive.record_history(site, site.releases) if not diags.errors else {}
     if pdf_enabled(site, pdf):
         pdfmod.require_cjk_fonts()
-        check_glyphs(site, diags)
+        check_glyphs(site, diags, read_only)
     stop_on_errors(diags, "checking the site")
     return site, diags
 
@@ -75,8 +78,9 @@ def pdf_enabled(site: Site, override: bool | None) -> bool:
     return site.config.pdf.enabled if override is None else override
 
 
-def check(site_dir: Path, strict: bool = False, workers: int | None = None, pdf: bool | None = None) -> BuildResult:
-    site, diags = load_and_resolve(site_dir, workers, pdf)
+def check(site_dir: Path, strict: bool = False, workers: int | None = None, pdf: bool | None = None,
+          progress: Progress = NO_PROGRESS) -> BuildResult:
+    site, diags = load_and_resolve(site_dir, workers, pdf, read_only=True, progress=progress)
     renderer = HtmlRenderer(site, resources.builtin_theme(), pdf=pdf_enabled(site, pdf))
     pages = 0
     for page in renderer.pages():
@@ -92,10 +96,10 @@ def search_enabled(site: Site, override: bool | None) -> bool:
 
 
 def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = None, pdf: bool | None = None,
-          with_search: bool | None = None) -> BuildResult:
+          with_search: bool | None = None, progress: Progress = NO_PROGRESS) -> BuildResult:
     site_dir = Path(site_dir)
     out_dir = Path(out_dir) if out_dir else site_dir / "output"
-    site, diags = load_and_resolve(site_dir, workers, pdf)
+    site, diags = load_and_resolve(site_dir, workers, pdf, progress=progress)
     writer = Writer(out_dir)
     writer.check_target(site_dir)
     writer.open()
@@ -105,9 +109,9 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
         result.pages = write_site(site, writer, with_pdf, search_enabled(site, with_search))
         write_archived_pdfs(site, writer)
         if with_pdf:
-            result.pdfs_rendered, result.pdfs_written = write_pdfs(site, writer, workers)
+            result.pdfs_rendered, result.pdfs_written = write_pdfs(site, writer, workers, progress)
         if search_enabled(site, with_search):
-            result.search = search.index(writer.staging, site, HtmlRenderer.urls_for(site), cache_dir(site))
+            result.search = search.index(writer.staging, site, HtmlRenderer.urls_for(site), cache_dir(site), progress)
         writer.commit()
     except BaseException:
         writer.abort()
@@ -116,9 +120,9 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
     return result
 
 
-def write_pdfs(site: Site, writer: Writer, workers: int | None) -> tuple[int, int]:
+def write_pdfs(site: Site, writer: Writer, workers: int | None, progress: Progress = NO_PROGRESS) -> tuple[int, int]:
     """Record PDFs, and issue PDFs of issues not released yet (released ones come from the archive)."""
-    renderer = pdfmod.PdfRenderer(site, resources.builtin_theme(), cache_dir(site), workers)
+    renderer = pdfmod.PdfRenderer(site, resources.builtin_theme(), cache_dir(site), workers, progress)
     jobs = renderer.record_jobs()
     for issue in site.issues:
         if issue.key in site.releases:

@@ -25,6 +25,7 @@ from pathlib import Path
 from .errors import GazetteError
 from .markdown import normalize_width
 from .model import Site
+from .progress import NO_PROGRESS, Progress
 from .render.urls import Urls
 
 INDEX_DIR = "pagefind"
@@ -63,7 +64,8 @@ def bundle_path(year: int) -> str:
     return f"{INDEX_DIR}/{year}/"
 
 
-def index(folder: Path, site: Site, urls: Urls, cache_dir: Path | None = None) -> dict[int, str]:
+def index(folder: Path, site: Site, urls: Urls, cache_dir: Path | None = None,
+          progress: Progress = NO_PROGRESS) -> dict[int, str]:
     """Index the site in `folder` (a build's staging folder): one Pagefind bundle
     per year of publication, merged in the browser (Pagefind's mergeIndex).
     Memory is bounded by the largest year, and a year whose pages did not change
@@ -77,24 +79,28 @@ def index(folder: Path, site: Site, urls: Urls, cache_dir: Path | None = None) -
         for lang in record.editions:
             pages.setdefault(record.year, []).append(urls.file_of(urls.record(record.id, lang)))
     outcome = {}
-    for year in sorted(pages):
-        files = sorted(pages[year])
-        key = _bundle_key(folder, files)
-        cached = cache_dir / "search" / f"{year}-{key}" if cache_dir else None
-        destination = folder / bundle_path(year)
-        if cached and (cached / "pagefind-entry.json").is_file():
-            shutil.copytree(cached, destination)
-            outcome[year] = "cached"
-            continue
-        _run_pagefind(folder, files, destination)
-        if cached:
-            tmp = cached.with_name(cached.name + ".tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(destination, tmp)
-            shutil.rmtree(cached, ignore_errors=True)
-            tmp.rename(cached)
-        outcome[year] = "indexed"
+    with progress.task("indexing search", len(pages), "years") as task:
+        for year in sorted(pages):
+            outcome[year] = _index_year(folder, year, sorted(pages[year]), cache_dir)
+            task.advance()
     return outcome
+
+
+def _index_year(folder: Path, year: int, files: list[str], cache_dir: Path | None) -> str:
+    key = _bundle_key(folder, files)
+    cached = cache_dir / "search" / f"{year}-{key}" if cache_dir else None
+    destination = folder / bundle_path(year)
+    if cached and (cached / "pagefind-entry.json").is_file():
+        shutil.copytree(cached, destination)
+        return "cached"
+    _run_pagefind(folder, files, destination)
+    if cached:
+        tmp = cached.with_name(cached.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(destination, tmp)
+        shutil.rmtree(cached, ignore_errors=True)
+        tmp.rename(cached)
+    return "indexed"
 
 
 def _bundle_key(folder: Path, files: list[str]) -> str:

@@ -25,6 +25,19 @@ EPOCH = "1735689600"  # 2025-01-01 08:00 in Asia/Shanghai: every build date in t
 os.environ["SOURCE_DATE_EPOCH"] = EPOCH
 os.environ.setdefault("GAZETTE_CACHE_DIR", tempfile.mkdtemp(prefix="gazette-test-cache-"))
 
+# Set by .ci/wheel-test: the suite runs against gazette installed from its wheel
+# into this environment, and must not pick up the source tree by accident.
+INSTALLED = os.environ.get("GAZETTE_TEST_INSTALLED")
+
+
+def pytest_configure(config):
+    import gazette
+
+    where = Path(gazette.__file__).resolve()
+    if INSTALLED and (not where.is_relative_to(Path(INSTALLED).resolve()) or where.is_relative_to(ROOT)):
+        pytest.exit(f"testing the installed gazette in {INSTALLED}, but imported {where}", returncode=3)
+
+
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import ROOT, SITES
+from conftest import INSTALLED, ROOT, SITES
 from gazette.cli import main
 
 
@@ -59,6 +59,31 @@ def test_init_creates_a_site_that_builds_and_passes_strict_check(tmp_path):
     assert (site / "output" / "records" / "hfbz-2024-5" / "index.html").is_file()
     again = run("init", site)
     assert again.exit_code == 1 and "not empty" in again.output
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): (p.read_bytes() if p.is_file() else b"/")
+            for p in sorted(folder.rglob("*"))}
+
+
+def test_read_only_commands_write_nothing(tmp_path):
+    """check, subscribers list/export and --help leave no file, cache or database behind."""
+    site = tmp_path / "ro"
+    assert run("init", site).exit_code == 0
+    before = _tree(site)
+    runner = CliRunner(env={"GAZETTE_CACHE_DIR": None})  # the site's own cache folder, as for a user
+    calls = [["check", "--site", site], ["subscribers", "list", "--site", site],
+             ["subscribers", "export", "--site", site]] + [[*c, "--help"] for c in ALL_COMMANDS]
+    for args in calls:
+        result = runner.invoke(main, [str(a) for a in args])
+        assert result.exit_code == 0, (args, result.output)
+    assert _tree(site) == before
+    # with a database in place, reading it leaves it as it was (no -wal/-shm files)
+    assert run("subscribers", "add", "reader@example.org", "--site", site).exit_code == 0
+    before = _tree(site)
+    listed = runner.invoke(main, ["subscribers", "list", "--site", str(site)])
+    assert "reader@example.org" in listed.output
+    assert _tree(site) == before
 
 
 def test_bundled_gazette_passes_strict_check():
@@ -168,3 +193,32 @@ def test_a_broken_site_template_is_reported_with_its_file_and_line(tmp_path):
     (templates / "404.html").write_text('{% extends "base.html" %}\n{% block main %}\n{% if %}\n{% endblock %}\n', encoding="utf-8")
     result = run("check", "--site", site)
     assert result.exit_code == 1 and re.search(r"404\.html:3: template error: ", result.output)
+
+
+def test_package_holds_everything_it_needs():
+    """Every module and run-time file of the repository is in the package under test.
+
+    Against the installed wheel (.ci/wheel-test) this fails when pyproject.toml
+    leaves a module, template, static file or sample record out of the wheel."""
+    import gazette
+    from gazette import resources
+
+    package = Path(gazette.__file__).resolve().parent
+    theme, sample = resources.builtin_theme(), resources.sample_site()
+    if INSTALLED:
+        assert package.is_relative_to(Path(INSTALLED).resolve()) and not package.is_relative_to(ROOT)
+        assert theme.is_relative_to(package) and sample.is_relative_to(package)
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    expected = {}
+    for rel in tracked:
+        if rel.startswith("gazette/"):
+            expected[rel] = package / rel[len("gazette/"):]
+        elif rel.startswith("themes/default/"):
+            expected[rel] = theme / rel[len("themes/default/"):]
+        elif rel.startswith("content/") or rel == "gazette.yaml":
+            expected[rel] = sample / rel
+    assert len(expected) > 40 and "gazette/cli.py" in expected and "content/records/2024/hfbz-2024-5.md" in expected
+    missing = [rel for rel, path in expected.items() if not path.is_file()]
+    assert not missing, f"missing from the package: {missing}"
+    changed = [rel for rel, path in expected.items() if path.read_bytes() != (ROOT / rel).read_bytes()]
+    assert not changed, f"differ from the repository: {changed}"

@@ -29,6 +29,7 @@ from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from .. import i18n, markdown
 from ..errors import GazetteError
 from ..model import Record, Site
+from ..progress import NO_PROGRESS, Progress
 from ..render.html import theme_loader
 from ..render.urls import Urls
 from ..resolve import is_mailable_targeted
@@ -43,12 +44,13 @@ def database_path(site: Site) -> Path:
     return path if path.is_absolute() else site.root / path
 
 
-def open_store(site: Site) -> Store:
+def open_store(site: Site, create: bool = True) -> Store:
+    """The subscriber database; create=False for commands that only read it."""
     path = database_path(site).resolve()
     out = (site.root / "output").resolve()
     if out == path or out in path.parents:
         raise GazetteError(f"subscriptions.database ({path}) is inside the published output; keep it outside")
-    return Store(path)
+    return Store(path, create=create)
 
 
 def secret(site: Site) -> str:
@@ -292,17 +294,25 @@ TEMPORARY = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, smtplib.S
              ConnectionError, OSError)
 
 
-def deliver(site: Site, store: Store, sender_address: str | None = None, sleep=time.sleep) -> Report:
+def deliver(site: Site, store: Store, sender_address: str | None = None, sleep=time.sleep,
+            progress: Progress = NO_PROGRESS) -> Report:
     """Send every pending message; commit each as soon as the server accepts it."""
     conf = site.config.subscriptions
     smtp = Smtp(site)
     report = Report()
     envelope_from = sender_address or conf.sender
     retries: dict[int, int] = {}
+    task = None
+    finished = 0
     try:
         queue = list(store.pending())
+        task = progress.task("delivering mail", len(queue), "messages")
         connect_failures = 0
         while queue:
+            done = report.sent + len(report.failed)
+            if done > finished:
+                task.advance(done - finished)
+                finished = done
             row = queue[0]
             if smtp.client is None:
                 try:
@@ -338,6 +348,9 @@ def deliver(site: Site, store: Store, sender_address: str | None = None, sleep=t
                 _fail_or_retry(store, report, retries, row, 421, str(exc) or type(exc).__name__, queue, conf, sleep, smtp)
     finally:
         smtp.close()
+        if task is not None:
+            task.advance(max(0, report.sent + len(report.failed) - finished))
+            task.close()
     report.pending = len(store.pending())
     return report
 

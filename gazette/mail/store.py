@@ -114,11 +114,17 @@ class Subscriber:
 
 
 class Store:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, create: bool = True):
+        """Open the database at `path`.  With create=False (read-only commands)
+        a missing database is not created: the store is empty and in memory."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        target = str(self.path)
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.is_file():
+            target = ":memory:"
         try:
-            self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+            self.db = sqlite3.connect(target, isolation_level=None, timeout=30)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")

@@ -24,6 +24,7 @@ from markupsafe import Markup
 from .. import __version__, i18n, markdown
 from ..errors import GazetteError
 from ..model import Issue, Record, Site
+from ..progress import NO_PROGRESS, Progress
 from .html import consultation_state, record_pdf_path, template_errors, theme_loader, validity
 from .urls import Urls
 
@@ -63,9 +64,10 @@ def font_fingerprint() -> str:
 _COVERAGE: dict[str, frozenset[int]] = {}
 
 
-def covered_codepoints(cache_dir: Path | None = None) -> frozenset[int]:
+def covered_codepoints(cache_dir: Path | None = None, store: bool = True) -> frozenset[int]:
     """Every code point some installed CJK font has a glyph for.  Reading the
-    fonts' cmaps takes over a second, so the set is cached per font fingerprint."""
+    fonts' cmaps takes over a second, so the set is cached per font fingerprint
+    (in cache_dir when `store`; `check` reads the cache but writes nothing)."""
     fingerprint = font_fingerprint()
     if fingerprint in _COVERAGE:
         return _COVERAGE[fingerprint]
@@ -79,7 +81,7 @@ def covered_codepoints(cache_dir: Path | None = None) -> frozenset[int]:
             pass
     points = _read_cmaps()
     _COVERAGE[fingerprint] = points
-    if cached:
+    if cached and store:
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_suffix(".tmp")
         tmp.write_text(" ".join(f"{p:x}" for p in sorted(points)))
@@ -167,12 +169,14 @@ def _render_to_cache(job: tuple[str, str, str, str, str]) -> str:
 
 # ---------------------------------------------------------------- renderer
 class PdfRenderer:
-    def __init__(self, site: Site, builtin_theme: Path, cache_dir: Path, workers: int | None = None):
+    def __init__(self, site: Site, builtin_theme: Path, cache_dir: Path, workers: int | None = None,
+                 progress: Progress = NO_PROGRESS):
         self.site = site
         self.urls = Urls(site.languages, site.config.base_url)
         self.variant = site.config.pdf.variant
         self.cache = PdfCache(cache_dir / "pdf")
         self.workers = workers or os.cpu_count() or 1
+        self.progress = progress
         self.env = jinja2.Environment(loader=theme_loader(site.root, site.config.theme, builtin_theme),
                                       autoescape=True, undefined=jinja2.StrictUndefined,
                                       trim_blocks=True, lstrip_blocks=True)
@@ -249,12 +253,15 @@ class PdfRenderer:
                 todo[job.key] = (job.key, job.html, self.site.config.base_url, self.variant, str(self.cache.folder))
         if todo:
             work = list(todo.values())
-            if self.workers > 1 and len(work) > 1:
-                with ProcessPoolExecutor(max_workers=min(self.workers, len(work))) as pool:
-                    list(pool.map(_render_to_cache, work, chunksize=1))
-            else:
-                for item in work:
-                    _render_to_cache(item)
+            with self.progress.task("rendering PDFs", len(work), "PDFs") as task:
+                if self.workers > 1 and len(work) > 1:
+                    with ProcessPoolExecutor(max_workers=min(self.workers, len(work))) as pool:
+                        for _ in pool.map(_render_to_cache, work, chunksize=1):
+                            task.advance()
+                else:
+                    for item in work:
+                        _render_to_cache(item)
+                        task.advance()
             self.rendered += len(work)
         out = {}
         for job in jobs:
