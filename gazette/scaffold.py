@@ -23,7 +23,7 @@ def init_site(directory: Path, empty: bool = False) -> None:
     """A copy of the bundled sample gazette, or (empty) a minimal site:
     configuration and taxonomy files, no records."""
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-        raise GazetteError(f"{directory} exists and is not an empty folder; choose a new folder")
+        raise GazetteError(f"{directory} exists and is not empty; choose a new folder")
     source = STARTER if empty else resources.sample_site()
     if not (source / "gazette.yaml").is_file():
         raise GazetteError(f"the {'starter' if empty else 'sample'} site is missing from the gazette package ({source}); reinstall gazette")
