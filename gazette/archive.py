@@ -163,8 +163,10 @@ def write_version(site: Site, issue: Issue, pdf_renderer, number: int, erratum: 
     if folder.exists():
         raise GazetteError(f"{folder} exists already; released versions are never overwritten")
     staging = folder.with_name(f".v{number}.staging")
-    if staging.exists():
-        shutil.rmtree(staging)
+    if folder.parent.is_dir():  # what an interrupted release left behind
+        for stale in folder.parent.glob(".v*.staging"):
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale)
     staging.mkdir(parents=True)
     released = site.build_time.isoformat()
     files: dict[str, str] = {}

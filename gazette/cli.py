@@ -1,10 +1,8 @@
 """The `gazette` command: a thin layer over the pipeline."""
 from __future__ import annotations
 
-import shutil
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import click
@@ -270,10 +268,15 @@ def subscribers():
 @click.argument("email")
 @click.option("--lang", default=None, help="Language of the emails (default: the site's first language).")
 @_scopes_options
+@click.option("--audience", "audiences", multiple=True, metavar="TAG",
+              help="Enrol the address in this audience (repeatable): it then receives targeted (定向公开) records "
+                   "whose audience lists TAG.  Only editors can do this; the public service never can.  "
+                   "For an existing subscriber, replaces their audiences.")
 @SITE_OPTION
-def subscribers_add(email, lang, topics, tags, issuers, types, site_dir):
-    """Add an active subscriber (for addresses that consented elsewhere)."""
-    from .mail.digest import open_store, validate_scopes
+def subscribers_add(email, lang, topics, tags, issuers, types, audiences, site_dir):
+    """Add an active subscriber (for addresses that consented elsewhere), or
+    enrol an existing one in audiences (--audience)."""
+    from .mail.digest import open_store, validate_audiences, validate_scopes
     from .mail.store import Scopes, normalize_email
 
     site = _site_for_mail(site_dir)
@@ -285,18 +288,22 @@ def subscribers_add(email, lang, topics, tags, issuers, types, site_dir):
     except ValueError as exc:
         raise GazetteError(str(exc)) from None
     scopes = Scopes.of(topics=topics, tags=tags, issuers=issuers, types=types)
-    problems = validate_scopes(site, scopes)
+    problems = validate_scopes(site, scopes) + validate_audiences(site, list(audiences))
     if problems:
         raise GazetteError("; ".join(problems))
     store = open_store(site)
     try:
         outcome, sub = store.add(email, lang, scopes, site.build_time.isoformat())
+        if audiences and outcome != "unsubscribed":
+            store.set_audiences(sub.id, list(audiences))
+            sub = store.get(sub.id)
     finally:
         store.close()
     if outcome == "unsubscribed":
         raise GazetteError(f"{sub.email} unsubscribed on {(sub.unsubscribed or '')[:10]}; not subscribed again")
-    click.echo(f"added {sub.email} ({sub.lang}; {sub.scopes.describe()})" if outcome == "added"
-               else f"{sub.email} is already subscribed")
+    enrolled = f"; audiences: {' '.join(sub.audiences)}" if sub.audiences else ""
+    click.echo(f"added {sub.email} ({sub.lang}; {sub.scopes.describe()}{enrolled})" if outcome == "added"
+               else f"{sub.email} is already subscribed{enrolled}")
 
 
 @subscribers.command("remove")
@@ -335,7 +342,8 @@ def subscribers_list(status, site_dir):
     finally:
         store.close()
     for sub in rows:
-        click.echo(f"{sub.email}\t{sub.status}\t{sub.lang}\t{sub.scopes.describe()}")
+        enrolled = f"\taudiences: {' '.join(sub.audiences)}" if sub.audiences else ""
+        click.echo(f"{sub.email}\t{sub.status}\t{sub.lang}\t{sub.scopes.describe()}{enrolled}")
     click.echo(f"{len(rows)} subscriber(s)", err=True)
 
 

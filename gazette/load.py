@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
-from . import markdown, review, yamlload
-from .errors import Diagnostic, Diagnostics
+from . import markdown, review, safefs, yamlload
+from .errors import Diagnostics
 from .model import RecordEdition
 from .progress import NO_PROGRESS, Progress
 from .schema import ID_RE, KEY_RE, RECORD_MODELS, RECORD_TYPES, TAXONOMIES, Edition, IssueFile, SiteConfig
@@ -177,7 +177,7 @@ def load_record_file(path: Path, stem_id: str, lang: str | None) -> Loaded:
     data = located.data if isinstance(located.data, dict) else {}
     if lang is None:
         rtype = data.get("type")
-        if rtype not in RECORD_MODELS:
+        if not isinstance(rtype, str) or rtype not in RECORD_MODELS:
             if "type" not in data:
                 out.problems.append((1, "type", f"required field is missing (one of: {', '.join(RECORD_TYPES)})"))
             else:
@@ -425,6 +425,16 @@ def load_records(root: Path, config: SiteConfig, diags: Diagnostics, site: Loade
             site.editions.append(loaded)
 
 
+def check_links(root: Path, config: SiteConfig, diags: Diagnostics) -> None:
+    """A symbolic link is followed only while it stays inside the folder it is in
+    (content/, the site's theme, archive/): anything else would let a
+    contributed link publish a file from elsewhere on the machine."""
+    for folder in (root / "content", root / "themes" / config.theme, root / "archive"):
+        for path in safefs.links_out(folder, folder):
+            diags.error(path, None, None, f"is a symbolic link that leads outside {folder.relative_to(root).as_posix()}/ "
+                                          f"(to {os.path.realpath(path)}); gazette does not follow it")
+
+
 def load_site(root: Path, diags: Diagnostics, workers: int | None = None, progress: Progress = NO_PROGRESS) -> LoadedSite:
     root = Path(root)
     config = load_config(root, diags)
@@ -440,6 +450,13 @@ def load_site(root: Path, diags: Diagnostics, workers: int | None = None, progre
         diags.error(root / "content", None, None, "the site has no content/ folder")
         return site
     workers = workers if workers is not None else (os.cpu_count() or 1)
+    check_links(root, config, diags)
+    for name in ("records", "issues", "_taxonomy"):
+        folder = root / "content" / name
+        if folder.exists() and not folder.is_dir():
+            diags.error(folder, None, None, f"content/{name} must be a folder")
+    if diags.errors:
+        return site
     load_taxonomies(root, config, diags, site)
     load_issues(root, config, diags, site)
     load_records(root, config, diags, site, workers, progress)

@@ -99,9 +99,12 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
           with_search: bool | None = None, progress: Progress = NO_PROGRESS) -> BuildResult:
     site_dir = Path(site_dir)
     out_dir = Path(out_dir) if out_dir else site_dir / "output"
+    Writer(out_dir).recover()  # even when this build fails, the last good output stays in place
     site, diags = load_and_resolve(site_dir, workers, pdf, progress=progress)
-    writer = Writer(out_dir)
-    writer.check_target(site_dir)
+    writer = Writer(out_dir, sources=[site_dir, resources.builtin_theme(), cache_dir(site)])
+    from .mail.digest import database_path
+
+    writer.check_target(site_dir, keep=[database_path(site), site_dir / "archive", cache_dir(site)])
     writer.open()
     result = BuildResult(site=site, diagnostics=diags, out_dir=writer.out_dir)
     try:

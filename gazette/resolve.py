@@ -10,7 +10,7 @@ import datetime as dt
 
 from pydantic import TypeAdapter, ValidationError
 
-from . import review
+from . import review, safefs
 from .errors import Diagnostics
 from .load import LoadedSite, make_edition
 from .model import Issue, IssueSection, Record, Site
@@ -137,9 +137,15 @@ def _check_taxonomy_keys(record: Record, site: Site, diags: Diagnostics) -> None
 def _check_attachments(record: Record, diags: Diagnostics) -> None:
     folder = record.path.with_name(record.id)
     for i, att in enumerate(record.meta.attachments):
-        if not (folder / att.file).is_file():
+        path = folder / att.file
+        if not path.exists() and not path.is_symlink():
             diags.error(record.path, record.line("attachments", i, "file"), f"attachments[{i}].file",
                         f"attachment '{att.file}' not found in {record.id}/")
+            continue
+        problem = safefs.problem(path, folder, f"the record's folder {record.id}/")
+        if problem:
+            diags.error(record.path, record.line("attachments", i, "file"), f"attachments[{i}].file",
+                        f"attachment '{att.file}' {problem}")
 
 
 def _target(record: Record, field: str, index, target_id: str, site: Site, diags: Diagnostics) -> Record | None:
@@ -189,7 +195,10 @@ def _link_relations(loaded: LoadedSite, site: Site, diags: Diagnostics) -> None:
                 target.interpretations.append(record)
         elif meta.type == "faq":
             target = _target(record, "policy", None, meta.policy, site, diags)
-            if target is not None and record.public and target.public:
+            if target is not None and target.type != "policy":
+                diags.error(record.path, record.line("policy"), "policy",
+                            f"'{target.id}' is a {target.type}; a FAQ list belongs to a policy")
+            elif target is not None and record.public and target.public:
                 record.faq_of = target
                 target.faqs.append(record)
     for record in site.records.values():

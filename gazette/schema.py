@@ -61,7 +61,46 @@ def _local_text(value: Any) -> dict[str, str]:
     raise ValueError("expected a string or a mapping {language: text}")
 
 
+def _http_url(value: Any) -> str:
+    """An absolute http(s) URL with a host: never javascript:, data:, a relative
+    or protocol-relative URL, and no spaces or control characters anywhere."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(value, str):
+        raise ValueError(f"expected an http(s) URL, got {type(value).__name__}")
+    if any(c.isspace() or ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value):
+        raise ValueError(f"{value!r} is not an http(s) URL: it contains spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        host = None
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not host:
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
+def _email(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[^\s@<>\"'?&;,:/\\]+@[^\s@<>\"'?&;,:/\\]+\.[^\s@<>\"'?&;,:/\\]+", value):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+def _one_line(value: Any) -> str:
+    """A title or name: not blank, one line, no control characters."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError("must not be blank")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F or c in "\u2028\u2029" for c in value):
+            raise ValueError("must be one line of text (no line breaks or control characters)")
+    return value
+
+
 Date = Annotated[dt.date, BeforeValidator(_date)]
+Title = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_one_line)]
+HttpUrl = Annotated[str, BeforeValidator(_http_url)]
+Email = Annotated[str, BeforeValidator(_email)]
 RecordId = Annotated[str, BeforeValidator(_pattern(ID_RE, "record id"))]
 Key = Annotated[str, BeforeValidator(_pattern(KEY_RE, "key"))]
 LocalText = Annotated[dict, BeforeValidator(_local_text)]
@@ -91,9 +130,9 @@ class SmtpConfig(Model):
 class SubscriptionsConfig(Model):
     database: str = ".gazette/subscribers.sqlite3"
     service_url: Optional[str] = None
-    sender: str = "gazette@localhost"
+    sender: Annotated[str, AfterValidator(_one_line)] = "gazette@localhost"
     sender_name: Optional[LocalText] = None
-    reply_to: Optional[str] = None
+    reply_to: Optional[Email] = None
     secret_env: str = "GAZETTE_SECRET"
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     retries: int = Field(default=3, ge=0, le=20)
@@ -104,8 +143,7 @@ class SubscriptionsConfig(Model):
     def _service_url(cls, v):
         if v is None:
             return v
-        if not re.match(r"^https?://[^/\s]+(/\S*)?$", v):
-            raise ValueError(f"{v!r} is not an http(s) URL")
+        v = _http_url(v)
         return v if v.endswith("/") else v + "/"
 
 
@@ -130,8 +168,9 @@ class SiteConfig(Model):
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, v: str) -> str:
-        if not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", v):
-            raise ValueError(f"{v!r} is not an http(s) URL")
+        v = _http_url(v)
+        if "?" in v or "#" in v:
+            raise ValueError(f"{v!r}: a base URL has no query or fragment")
         return v if v.endswith("/") else v + "/"
 
     @field_validator("languages")
@@ -170,14 +209,7 @@ class Tag(TaxonomyEntry):
 
 
 class Service(TaxonomyEntry):
-    url: str
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://\S+$", v):
-            raise ValueError(f"{v!r} is not an http(s) URL")
-        return v
+    url: HttpUrl
 
 
 TAXONOMIES = {"issuers": Issuer, "topics": Topic, "tags": Tag, "services": Service}
@@ -221,8 +253,8 @@ class Honoree(Model):
 
 
 class Feedback(Model):
-    email: Optional[str] = None
-    url: Optional[str] = None
+    email: Optional[Email] = None
+    url: Optional[HttpUrl] = None
     address: Optional[str] = None
 
 
@@ -232,7 +264,7 @@ Scalar = Union[str, int, float, bool]
 class RecordBase(Model):
     id: RecordId
     type: Literal[RECORD_TYPES]  # type: ignore[valid-type]
-    title: Annotated[str, Field(min_length=1, max_length=500)]
+    title: Title
     published: Date
     disclosure: Literal[DISCLOSURES]  # type: ignore[valid-type]
     review: Optional[Review] = None
@@ -247,7 +279,7 @@ class RecordBase(Model):
     summary: Optional[str] = None
     pii_allow: list[str] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
-    source_url: Optional[str] = None
+    source_url: Optional[HttpUrl] = None
     extra: dict[str, Scalar] = Field(default_factory=dict)
 
     @property
@@ -328,7 +360,7 @@ class Edition(Model):
     """Front matter of `ID.<lang>.md`: only what may be translated."""
 
     id: RecordId
-    title: Annotated[str, Field(min_length=1, max_length=500)]
+    title: Title
     summary: Optional[str] = None
     entries: Optional[list[dict]] = None
     honorees: Optional[list[Honoree]] = None

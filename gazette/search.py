@@ -112,7 +112,9 @@ def _bundle_key(folder: Path, files: list[str]) -> str:
 
 def _run_pagefind(folder: Path, files: list[str], destination: Path) -> None:
     """Pagefind over just these pages: hard links in a mirror keep their URLs."""
-    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".pagefind-") as tmp:
+    # inside the folder being built: a killed build leaves it in the staging
+    # folder, which the next build clears, never beside the site
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".pagefind-") as tmp:
         mirror = Path(tmp)
         for rel in files:
             link = mirror / rel

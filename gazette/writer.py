@@ -5,34 +5,77 @@ and refuses to replace a folder that gazette did not write.
 """
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from pathlib import Path, PurePosixPath
 
+from . import safefs
 from .errors import GazetteError
 
 MARKER = ".gazette-output"
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    AT_FDCWD, RENAME_EXCHANGE = -100, 2
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 class Writer:
-    def __init__(self, out_dir: Path):
+    def __init__(self, out_dir: Path, sources: list[Path] | None = None):
+        """`sources`: the folders files may be copied from (the site, the
+        built-in theme, the cache); a copy from anywhere else is refused."""
+        self.sources = [Path(s) for s in sources or []]
         self.out_dir = Path(out_dir).resolve()
+        if not self.out_dir.name or self.out_dir == self.out_dir.parent or self.out_dir == Path.home().resolve():
+            raise GazetteError(f"refusing to write output to {self.out_dir}: choose a folder of its own, such as SITE/output")
         self.staging = self.out_dir.with_name(f".{self.out_dir.name}.staging")
+        self.old = self.out_dir.with_name(f".{self.out_dir.name}.old")
         self.written: set[str] = set()
 
-    def check_target(self, site_root: Path) -> None:
+    def check_target(self, site_root: Path, keep: list[Path] = ()) -> None:
+        """Refuse an output folder that would overwrite sources or anything in
+        `keep` (the subscriber database, the archive, the cache), or a folder
+        (or staging folder beside it) that gazette did not write."""
+        self.recover()
         out, root = self.out_dir, Path(site_root).resolve()
         if out == root or out in root.parents or out == root / "content" or (root / "content") in out.parents:
             raise GazetteError(f"refusing to write output to {out}: it would overwrite the site's sources")
-        if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
-            raise GazetteError(f"refusing to replace {out}: it exists and was not written by gazette (no {MARKER}); choose another --out or remove it")
+        for path in keep:
+            path = Path(path).resolve()
+            if path == out or out in path.parents or path in out.parents:
+                raise GazetteError(f"refusing to write output to {out}: it would publish or delete {path}; choose another --out")
+        for folder in (out, self.staging, self.old):
+            if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not (folder / MARKER).exists())):
+                raise GazetteError(f"refusing to replace {folder}: it exists and was not written by gazette (no {MARKER}); choose another --out or remove it")
 
     def open(self) -> None:
+        self.recover()
         if self.staging.exists():
             shutil.rmtree(self.staging)
         self.staging.mkdir(parents=True)
         (self.staging / MARKER).write_text("written by gazette; replaced on every build\n", encoding="utf-8")
 
+    def recover(self) -> None:
+        """A build killed between the two renames of the fallback swap leaves the
+        previous output as .NAME.old and no output: put it back."""
+        if not self.out_dir.exists() and (self.old / MARKER).is_file():
+            os.replace(self.old, self.out_dir)
     def _target(self, rel: str) -> Path:
         pure = PurePosixPath(rel)
         if pure.is_absolute() or ".." in pure.parts or not rel:
@@ -48,20 +91,25 @@ class Writer:
         target.write_bytes(data)
 
     def copy(self, rel: str, source: Path) -> None:
+        if self.sources and not any(not safefs.escapes(source, root) for root in self.sources):
+            raise GazetteError(f"refusing to publish {source}: it lies outside the site folder (a symbolic link?)")
         target = self._target(rel)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
 
     def commit(self) -> None:
-        """Swap the staging folder into place."""
-        old = self.out_dir.with_name(f".{self.out_dir.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        if self.out_dir.exists():
-            os.replace(self.out_dir, old)
-        os.replace(self.staging, self.out_dir)
-        if old.exists():
-            shutil.rmtree(old)
+        """Swap the staging folder into place in one step, so a reader (or a
+        kill) sees the old output or the new one, never none."""
+        if self.old.exists():
+            shutil.rmtree(self.old)
+        if self.out_dir.exists() and _exchange(self.staging, self.out_dir):
+            os.replace(self.staging, self.old)  # the previous output, now beside it
+        else:
+            if self.out_dir.exists():
+                os.replace(self.out_dir, self.old)
+            os.replace(self.staging, self.out_dir)
+        if self.old.exists():
+            shutil.rmtree(self.old)
 
     def abort(self) -> None:
         if self.staging.exists():

@@ -65,12 +65,13 @@ def _scalar(node: yaml.ScalarNode):
         return None
     if value in _BOOL:
         return _BOOL[value]
-    if _INT.match(value):
-        return int(value)
-    if _OCT.match(value):
-        return int(value[2:], 8)
-    if _HEX.match(value):
-        return int(value[2:], 16)
+    if _INT.match(value) or _OCT.match(value) or _HEX.match(value):
+        if len(value) > MAX_NUMBER_DIGITS:
+            raise YamlError(f"the number {value[:12]}… has {len(value)} digits; quote it if it is text",
+                            node.start_mark.line + 1)
+        if _INT.match(value):
+            return int(value)
+        return int(value[2:], 8 if _OCT.match(value) else 16)
     if _FLOAT.match(value):
         return float(value)
     if _INF.match(value):
@@ -91,12 +92,27 @@ def _fmt_path(path: tuple) -> str:
     return out
 
 
-def _convert(node, path: tuple, lines: dict, line_offset: int):
-    lines[path] = node.start_mark.line + 1 + line_offset
+MAX_DEPTH = 40  # records nest three or four levels; deeper is a mistake or an attack
+MAX_NUMBER_DIGITS = 30
+
+
+def _convert(node, path: tuple, lines: dict, line_offset: int, seen: set):
+    line = node.start_mark.line + 1 + line_offset
+    lines[path] = line
+    if id(node) in seen:
+        # libyaml turns an alias into the anchored node itself: refusing a node
+        # met twice refuses aliases, and with them "billion laughs" documents
+        raise YamlError("anchors and aliases (&name, *name) are not supported; write the value out", line, _fmt_path(path) or None)
+    seen.add(id(node))
+    if len(path) > MAX_DEPTH:
+        raise YamlError(f"nested more than {MAX_DEPTH} levels deep", line, None)
     if isinstance(node, yaml.ScalarNode):
-        return _scalar(node)
+        try:
+            return _scalar(node)
+        except YamlError as exc:
+            raise YamlError(exc.message, line, _fmt_path(path) or None) from None
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(child, path + (i,), lines, line_offset) for i, child in enumerate(node.value)]
+        return [_convert(child, path + (i,), lines, line_offset, seen) for i, child in enumerate(node.value)]
     if isinstance(node, yaml.MappingNode):
         result: dict = {}
         for key_node, value_node in node.value:
@@ -109,7 +125,7 @@ def _convert(node, path: tuple, lines: dict, line_offset: int):
             if key in result:
                 first = lines.get(path + (key,))
                 raise YamlError(f"duplicate key '{key}' (first defined on line {first})", key_line, _fmt_path(path + (key,)))
-            result[key] = _convert(value_node, path + (key,), lines, line_offset)
+            result[key] = _convert(value_node, path + (key,), lines, line_offset, seen)
             lines[path + (key,)] = key_line
         return result
     raise YamlError("unsupported YAML node", lines[path], _fmt_path(path) or None)  # pragma: no cover
@@ -130,7 +146,7 @@ def load(text: str, line_offset: int = 0) -> Located:
     lines: dict[tuple, int] = {}
     if node is None:
         return Located(None, {(): 1 + line_offset})
-    data = _convert(node, (), lines, line_offset)
+    data = _convert(node, (), lines, line_offset, set())
     return Located(data, lines)
 
 

@@ -10,7 +10,6 @@ import sys
 import yaml
 from click.testing import CliRunner
 
-from conftest import ROOT
 from gazette import __version__
 from gazette.cli import main
 

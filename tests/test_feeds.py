@@ -80,3 +80,32 @@ def test_listing_pages_advertise_their_feeds_and_subscribe_page_lists_all(edge):
     urls = {o.get("xmlUrl") for o in opml.iter("outline")}
     assert "https://example.gov.cn/gazette/feeds/topics/openness/rss.xml" in urls
     assert len(urls) == len([p for p in zh_feeds if p.name == "rss.xml"])
+
+
+def test_markup_in_a_record_stays_text_in_every_feed_reader(tmp_path):
+    """A code span `<img onerror=…>` is text on the page; RSS readers treat
+    <description> as HTML, so it must arrive there escaped as HTML, not as markup."""
+    from click.testing import CliRunner
+
+    from gazette.cli import main
+
+    site = tmp_path / "site"
+    assert CliRunner().invoke(main, ["init", str(site)]).exit_code == 0
+    record = site / "content" / "records" / "2024" / "comm-2024-03.md"
+    text = record.read_text(encoding="utf-8").split("---\n")
+    text[2] = '代码 `<img src=x onerror="alert(1)">` 与 R&D 说明。\n'
+    record.write_text("---\n".join(text), encoding="utf-8")
+    assert CliRunner().invoke(main, ["build", "--site", str(site), "--no-pdf", "--no-search"]).exit_code == 0
+    rss_bytes = (site / "output" / "feeds" / "all" / "rss.xml").read_bytes()
+    item = rss_bytes.split(b"comm-2024-03/</link>", 1)[1].split(b"</item>", 1)[0]
+    description = item.split(b"<description>", 1)[1].split(b"</description>", 1)[0].decode()
+    # XML-decoded once, the description is HTML whose text is the code span
+    assert description == '代码 &amp;lt;img src=x onerror="alert(1)"&amp;gt; 与 R&amp;amp;D 说明。'
+    rss = feedparser.parse(rss_bytes)
+    entry = next(e for e in rss.entries if e.id.endswith(":record:comm-2024-03"))
+    assert "<img" not in entry.summary and "&lt;img" in entry.summary  # feedparser keeps it as HTML text
+    atom = feedparser.parse((site / "output" / "feeds" / "all" / "atom.xml").read_bytes())
+    entry = next(e for e in atom.entries if e.id.endswith(":record:comm-2024-03"))
+    assert entry.summary_detail.type == "text/plain"
+    assert entry.summary == '代码 <img src=x onerror="alert(1)"> 与 R&D 说明。'
+    assert "content" not in entry  # Atom carries the summary once, as text

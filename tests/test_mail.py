@@ -125,7 +125,7 @@ def cli(*args, epoch=None, monkeypatch=None):
 
 
 def add_subscribers(site):
-    people = [("citizen@example.com", "zh", []), ("Firm@Example.com", "en", ["--tag", "enterprises"]),
+    people = [("citizen@example.com", "zh", []), ("Firm@Example.com", "en", ["--tag", "enterprises", "--audience", "enterprises"]),
               ("reader@example.org", "zh", ["--topic", "openness"]), ("newcomer@example.net", "en", [])]
     for addr, lang, scopes in people:
         result = cli("subscribers", "add", addr, "--lang", lang, *scopes, "--site", site, epoch=EARLY)
@@ -198,6 +198,8 @@ def test_digests_arrive_once_each_correctly_encoded_and_scoped(mailsite, tmp_pat
 
 def test_targeted_and_non_public_records_never_reach_the_wrong_inbox(mailsite):
     add_subscribers(mailsite)
+    # following the audience's tag (as anyone can on the public form) is not enrolment
+    assert cli("subscribers", "add", "outsider@example.com", "--tag", "enterprises", "--site", mailsite, epoch=EARLY).exit_code == 0
     server = Smtp(Inbox(), mailsite.smtp_port)
     try:
         assert cli("mail", "send", "--site", mailsite).exit_code == 0
@@ -210,8 +212,10 @@ def test_targeted_and_non_public_records_never_reach_the_wrong_inbox(mailsite):
             assert canary not in text, (addr, canary)
     firm_msg = next(m for to, m in firm if to == ["Firm@Example.com"])
     assert "CANARY-TARGETED-44d" in firm_msg.get_body(("plain",)).get_content()  # audience: enterprises
-    for addr in ("citizen@example.com", "reader@example.org", "newcomer@example.net"):
+    for addr in ("citizen@example.com", "reader@example.org", "newcomer@example.net", "outsider@example.com"):
         assert "CANARY-TARGETED" not in raw[addr], addr
+    listing = cli("subscribers", "list", "--site", mailsite).output
+    assert re.search(r"Firm@Example.com\tactive\ten\ttags: enterprises\taudiences: enterprises", listing), listing
 
 
 def test_dry_run_writes_messages_and_changes_nothing(mailsite, tmp_path):

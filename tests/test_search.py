@@ -137,3 +137,47 @@ def test_recall_on_the_bundled_gazette(browser, tmp_path):
     words = [v for (lang, kind), v in hits.items() if kind != "doc_number"]
     in_top = sum(v[1] for v in words) / sum(v[2] for v in words)
     assert in_top >= 0.85, data["misses"]
+
+
+def test_names_and_text_with_markup_stay_text_on_the_search_page(browser, tmp_path):
+    """Pagefind UI writes filter labels and excerpts with innerHTML: a taxonomy
+    name or a code span with markup must show as text and run nothing."""
+    from click.testing import CliRunner
+
+    from conftest import Server
+    from gazette.cli import main
+
+    site = tmp_path / "site"
+    assert CliRunner().invoke(main, ["init", str(site)]).exit_code == 0
+    evil = '<img src=x onerror="window.__pwned=1">办公厅&amp;'
+    issuers = site / "content" / "_taxonomy" / "issuers.yaml"
+    text = issuers.read_text(encoding="utf-8").replace("zh: 上海市人民政府办公厅,", f"zh: '{evil}',", 1)
+    issuers.write_text(text, encoding="utf-8")
+    topics = site / "content" / "_taxonomy" / "topics.yaml"
+    topics.write_text(topics.read_text(encoding="utf-8").replace("zh: 政务公开,", "zh: '<b onmouseover=\"window.__pwned=2\">政务公开</b>',", 1), encoding="utf-8")
+    record = site / "content" / "records" / "2024" / "hfbz-2024-5.md"
+    record.write_text(record.read_text(encoding="utf-8") + '\n示例代码 `<img src=y onerror="window.__pwned=3">` 结束\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["build", "--site", str(site), "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    server = Server(site / "output")
+    try:
+        page = browser.new_page()
+        assert results(page, server, "search/", "示例代码")
+        excerpts = page.locator(".pagefind-ui__result-excerpt").all_inner_texts()
+        assert any('<img src=y onerror="window.__pwned=3">' in e for e in excerpts), excerpts
+        page.locator("summary.pagefind-ui__filter-name", has_text="发文机关").click()
+        page.locator("summary.pagefind-ui__filter-name", has_text="主题").click()
+        labels = page.locator(".pagefind-ui__filter-label").all_inner_texts()
+        shown = "＜img src=x onerror=＂window.__pwned=1＂＞办公厅＆amp;"  # full-width: reads the same, cannot form markup
+        assert any(shown in label for label in labels), labels
+        assert any("＜b onmouseover=＂window.__pwned=2＂＞政务公开＜/b＞" in label for label in labels), labels
+        assert page.locator("#search img, #search b").count() == 0
+        page.get_by_label(re.compile("^" + re.escape(shown))).check()  # the filter still works
+        page.wait_for_function("""() => {
+            const links = [...document.querySelectorAll('.pagefind-ui__result-link')];
+            return links.length > 0 && links.every(a => a.href.includes('hfbz-2024-5'));
+        }""", timeout=15000)
+        assert page.evaluate("window.__pwned") is None
+        page.close()
+    finally:
+        server.close()

@@ -30,7 +30,7 @@ from .. import i18n, markdown
 from ..errors import GazetteError
 from ..model import Record, Site
 from ..progress import NO_PROGRESS, Progress
-from ..render.html import theme_loader
+from ..render import theme
 from ..render.urls import Urls
 from ..resolve import is_mailable_targeted
 from .store import SCOPE_KINDS, Scopes, Store, Subscriber, normalize_email
@@ -82,6 +82,11 @@ class Tokens:
         return subscriber if subscriber and subscriber.email_key == key else None
 
 
+def validate_audiences(site: Site, audiences: list[str]) -> list[str]:
+    tags = site.taxonomies.get("tags", {})
+    return [f"unknown audience tag '{key}'" for key in audiences if key not in tags]
+
+
 def validate_scopes(site: Site, scopes: Scopes) -> list[str]:
     from ..schema import RECORD_TYPES
 
@@ -95,10 +100,12 @@ def validate_scopes(site: Site, scopes: Scopes) -> list[str]:
 
 
 # ------------------------------------------------------------------ choose
-def matches(record: Record, scopes: Scopes) -> bool:
-    meta = record.meta
-    if meta.disclosure == "targeted":  # only to its audience, whatever else they follow
-        return bool(set(scopes.tags) & set(meta.audience))
+def matches(record: Record, subscriber: Subscriber) -> bool:
+    meta, scopes = record.meta, subscriber.scopes
+    if meta.disclosure == "targeted":
+        # only to an audience an editor enrolled the address in; following the
+        # same tag through the public form is not enough
+        return bool(set(subscriber.audiences) & set(meta.audience))
     if scopes.all:
         return True
     return bool(set(scopes.topics) & set(meta.topics) or set(scopes.tags) & set(meta.tags)
@@ -113,7 +120,7 @@ def mail_candidates(site: Site) -> list[Record]:
 
 def records_for(subscriber: Subscriber, candidates: list[Record], delivered: set[str]) -> list[Record]:
     since = dt.date.fromisoformat((subscriber.confirmed or subscriber.created)[:10])
-    return [r for r in candidates if r.published >= since and r.id not in delivered and matches(r, subscriber.scopes)]
+    return [r for r in candidates if r.published >= since and r.id not in delivered and matches(r, subscriber)]
 
 
 # ----------------------------------------------------------------- compose
@@ -125,9 +132,8 @@ class Composer:
     env: jinja2.Environment = field(init=False)
 
     def __post_init__(self):
-        self.env = jinja2.Environment(loader=theme_loader(self.site.root, self.site.config.theme, self.builtin_theme),
-                                      autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined,
-                                      trim_blocks=True, lstrip_blocks=True)
+        self.env = theme.environment(self.site.root, self.site.config.theme, self.builtin_theme,
+                                     autoescape=jinja2.select_autoescape(["html"]))
         self.urls = Urls(self.site.languages, self.site.config.base_url)
         self.host = urlsplit(self.site.config.base_url).hostname or "gazette.invalid"
 
@@ -394,8 +400,11 @@ def import_csv(site: Site, store: Store, path: Path) -> ImportReport:
 
     reader = csv.DictReader(io.StringIO(text, newline=""))
     rows = []
-    for row in reader:
-        rows.append((reader.line_num, row))
+    try:
+        for row in reader:
+            rows.append((reader.line_num, row))
+    except csv.Error as exc:  # e.g. a field over csv's 131,072-character limit
+        raise GazetteError(f"{path}:{reader.line_num + 1}: not valid CSV ({exc}); nothing was imported") from None
     if reader.fieldnames is not None and "email" not in reader.fieldnames:
         raise GazetteError(f"{path}:1: the header must name an 'email' column")
     try:
@@ -423,11 +432,14 @@ def _import_rows(site: Site, store: Store, rows: list[tuple[int, dict]], when: s
                 report.errors.append((line, f"language '{lang}' is not configured"))
                 continue
             scopes = Scopes.of(**{k: (row.get(k) or "").split() for k in SCOPE_KINDS})
-            problems = validate_scopes(site, scopes)
+            audiences = (row.get("audiences") or "").split()
+            problems = validate_scopes(site, scopes) + validate_audiences(site, audiences)
             if problems:
                 report.errors.append((line, "; ".join(problems)))
                 continue
-            outcome, _ = store.add(email, lang, scopes, when)
+            outcome, subscriber = store.add(email, lang, scopes, when)
+            if audiences and outcome != "unsubscribed":
+                store.set_audiences(subscriber.id, audiences)
             if outcome == "added":
                 report.added += 1
             elif outcome == "unsubscribed":

@@ -10,7 +10,6 @@ sent until the server accepts it.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 import re
 import sqlite3
@@ -32,7 +31,8 @@ CREATE TABLE IF NOT EXISTS subscribers (
   status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'unsubscribed')),
   created TEXT NOT NULL,
   confirmed TEXT,
-  unsubscribed TEXT
+  unsubscribed TEXT,
+  audiences TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS outbox (
   id INTEGER PRIMARY KEY,
@@ -106,11 +106,15 @@ class Subscriber:
     created: str
     confirmed: str | None
     unsubscribed: str | None
+    # audience tags an editor enrolled this address in (CLI or import): the only
+    # way to receive targeted records; never set through the public service
+    audiences: list[str] = field(default_factory=list)
 
     @classmethod
     def from_row(cls, row) -> "Subscriber":
         return cls(row["id"], row["email"], row["email_key"], row["lang"], Scopes.from_json(row["scopes"]),
-                   row["status"], row["created"], row["confirmed"], row["unsubscribed"])
+                   row["status"], row["created"], row["confirmed"], row["unsubscribed"],
+                   sorted(json.loads(row["audiences"] or "[]")))
 
 
 class Store:
@@ -130,6 +134,9 @@ class Store:
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.executescript(SCHEMA)
+            columns = {r[1] for r in self.db.execute("PRAGMA table_info(subscribers)")}
+            if "audiences" not in columns:  # a database from before audiences were editor-only
+                self.db.execute("ALTER TABLE subscribers ADD COLUMN audiences TEXT NOT NULL DEFAULT '[]'")
         except sqlite3.DatabaseError as exc:
             raise GazetteError(f"cannot open the subscriber database {self.path}: {exc}") from None
 
@@ -182,6 +189,11 @@ class Store:
         self.db.execute("UPDATE subscribers SET status = 'unsubscribed', unsubscribed = ? WHERE id = ? AND status != 'unsubscribed'",
                         (when, subscriber_id))
 
+    def set_audiences(self, subscriber_id: int, audiences: list[str]) -> None:
+        """Editors only (CLI, import): the targeted records this address may receive."""
+        self.db.execute("UPDATE subscribers SET audiences = ? WHERE id = ?",
+                        (json.dumps(sorted(set(audiences))), subscriber_id))
+
     def set_preferences(self, subscriber_id: int, lang: str, scopes: Scopes) -> None:
         self.db.execute("UPDATE subscribers SET lang = ?, scopes = ? WHERE id = ?", (lang, scopes.to_json(), subscriber_id))
 
@@ -222,11 +234,11 @@ class Store:
     # ------------------------------------------------------------- csv
     def export_csv(self, out) -> int:
         writer = csv.writer(out)
-        writer.writerow(["email", "lang", "status", *SCOPE_KINDS, "created", "confirmed", "unsubscribed"])
+        writer.writerow(["email", "lang", "status", *SCOPE_KINDS, "audiences", "created", "confirmed", "unsubscribed"])
         rows = self.all()
         for s in rows:
             writer.writerow([s.email, s.lang, s.status, *(" ".join(getattr(s.scopes, k)) for k in SCOPE_KINDS),
-                             s.created, s.confirmed or "", s.unsubscribed or ""])
+                             " ".join(s.audiences), s.created, s.confirmed or "", s.unsubscribed or ""])
         return len(rows)
 
 

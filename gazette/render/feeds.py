@@ -9,6 +9,7 @@ content gives the same bytes.
 from __future__ import annotations
 
 import datetime as dt
+import html
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 from xml.sax.saxutils import quoteattr
@@ -128,8 +129,8 @@ def render(feed: Feed, site: Site, urls: Urls) -> tuple[bytes, bytes]:
             title += f" ({i18n.t('chinese_only', lang)})"
         entry.title(title)
         entry.link(href=link)
+        # Atom: the summary is plain text (type="text"), escaped once by feedgen.
         entry.summary(summary(record, lang))
-        entry.description(summary(record, lang))
         when = _when(record.published, tz)
         entry.published(when)
         entry.updated(when)
@@ -141,6 +142,12 @@ def render(feed: Feed, site: Site, urls: Urls) -> tuple[bytes, bytes]:
     page = {"href": urls.absolute(feed.page), "rel": "alternate"}  # the last link is RSS's <link>
     fg.link([{"href": urls.absolute(feed.atom(urls)), "rel": "self", "type": "application/atom+xml"}, page], replace=True)
     atom = fg.atom_str(pretty=True)
+    # RSS: readers treat <description> as HTML, so the plain-text summary is
+    # HTML-escaped before feedgen escapes it for XML: `<img onerror=…>` in a
+    # record stays text in every reader.  (Set after the Atom feed is written:
+    # feedgen would copy it into Atom's <content>.)
+    for entry, record in zip(fg.entry(), feed.records):
+        entry.description(html.escape(summary(record, lang), quote=False))
     fg.link([{"href": urls.absolute(feed.rss(urls)), "rel": "self", "type": "application/rss+xml"}, page], replace=True)
     rss = fg.rss_str(pretty=True)
     return rss, atom

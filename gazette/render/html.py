@@ -3,20 +3,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import traceback
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Iterator
 
-import jinja2
 from markupsafe import Markup
 
 from .. import i18n, markdown
-from ..errors import GazetteError
 from ..model import Issue, Record, Site
 from ..schema import RECORD_TYPES
+from . import theme
+from .theme import template_errors
 from .urls import Urls
 
 
@@ -37,28 +35,6 @@ class Page:
     alternates: dict[str, str] = field(default_factory=dict)  # lang -> path of the same page
     lastmod: dt.date | None = None
     in_sitemap: bool = True
-
-
-@contextmanager
-def template_errors(what: str):
-    """A template problem (often in a site's own theme) as a message with file and line."""
-    try:
-        yield
-    except jinja2.TemplateSyntaxError as exc:
-        raise GazetteError(f"{exc.filename or exc.name}:{exc.lineno}: template error: {exc.message}") from None
-    except jinja2.TemplateError as exc:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith((".html", ".txt", ".css", ".xml"))]
-        where = f"{frames[-1].filename}:{frames[-1].lineno}: " if frames else ""
-        raise GazetteError(f"{where}template error while rendering {what or 'the home page'}: {exc}") from None
-
-
-def theme_loader(site_root: Path, theme: str, builtin: Path) -> jinja2.BaseLoader:
-    loaders = []
-    own = site_root / "themes" / theme / "templates"
-    if own.is_dir():
-        loaders.append(jinja2.FileSystemLoader(str(own)))
-    loaders.append(jinja2.FileSystemLoader(str(builtin / "templates")))
-    return jinja2.ChoiceLoader(loaders)
 
 
 def validity(record: Record, today: dt.date) -> str:
@@ -93,15 +69,9 @@ class HtmlRenderer:
         self.pdf = pdf
         self.search = search
         self.urls = self.urls_for(site)
-        self.env = jinja2.Environment(
-            loader=theme_loader(site.root, site.config.theme, builtin_theme),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,
-        )
+        self.env = theme.environment(site.root, site.config.theme, builtin_theme)
         self.env.filters["md"] = lambda text: Markup(markdown.render(text or ""))
+        self.env.filters["pagefind_text"] = pagefind_text
         from .feeds import feeds as all_feeds
 
         self.feeds = all_feeds(site, self.urls)
@@ -361,5 +331,27 @@ class HtmlRenderer:
             data["translationOfWork"] = {"@type": "Legislation", "url": self.urls.absolute(self.urls.record(record.id, site.default_lang))}
         if record.basis:
             data["isBasedOn"] = [self.urls.absolute(self.urls.record(b.id, site.default_lang)) for b in record.basis]
-        text = json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1)
-        return Markup(text.replace("</", "<\\/"))
+        return Markup(json_for_script(data))
+
+
+def json_for_script(data) -> str:
+    """JSON for a <script> element: '<', '>' and '&' as \\u escapes, so no
+    text (`</script>`, `<!--`, `]]>`) can end or change the script block."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+_FILTER_SAFE = str.maketrans({"<": "\uff1c", ">": "\uff1e", "&": "\uff06", '"': "\uff02", "'": "\uff07"})
+
+
+def pagefind_text(text) -> str:
+    """A filter value for Pagefind.
+
+    Pagefind UI inserts filter values into the page with innerHTML, and
+    Pagefind decodes character references on the way (in the indexer and again
+    in the browser), so no amount of escaping survives reliably.  The five
+    characters that matter in HTML are shown as their full-width forms
+    instead (＜ ＞ ＆ ＂ ＇), which read the same in a label and cannot form
+    markup.  tests/test_search.py checks in Chromium that a name with markup
+    shows as text and runs nothing."""
+    return str(text).translate(_FILTER_SAFE)

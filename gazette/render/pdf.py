@@ -11,21 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
 
-import jinja2
 from markupsafe import Markup
 
 from .. import __version__, i18n, markdown
 from ..errors import GazetteError
 from ..model import Issue, Record, Site
 from ..progress import NO_PROGRESS, Progress
-from .html import consultation_state, record_pdf_path, template_errors, theme_loader, validity
+from . import theme
+from .html import consultation_state, record_pdf_path, validity
+from .theme import template_errors
 from .urls import Urls
 
 FONT_FAMILIES = ("Noto Serif CJK SC", "Noto Sans CJK SC")
@@ -177,9 +177,7 @@ class PdfRenderer:
         self.cache = PdfCache(cache_dir / "pdf")
         self.workers = workers or os.cpu_count() or 1
         self.progress = progress
-        self.env = jinja2.Environment(loader=theme_loader(site.root, site.config.theme, builtin_theme),
-                                      autoescape=True, undefined=jinja2.StrictUndefined,
-                                      trim_blocks=True, lstrip_blocks=True)
+        self.env = theme.environment(site.root, site.config.theme, builtin_theme)
         self.env.filters["css_string"] = css_string
         self.env.tests["contains"] = lambda container, item: item in container
         import weasyprint

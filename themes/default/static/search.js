@@ -16,6 +16,15 @@
     });
   }
 
+  /* Pagefind UI shows excerpts with innerHTML.  Pagefind escapes them itself;
+     as a second line, any "<" or ">" that is not part of its <mark> highlights
+     is escaped too ("&" is left alone: a character reference makes no markup). */
+  function safeExcerpt(html) {
+    return String(html == null ? "" : html).split(/(<\/?mark>)/).map(function (part) {
+      return part === "<mark>" || part === "</mark>" ? part : part.replace(/</g, "&lt;").replace(/>/g, "&gt;");
+    }).join("");
+  }
+
   var BRACKETS = { "[": "〔", "]": "〕", "［": "〔", "］": "〕", "【": "〔", "】": "〕", "(": "〔", ")": "〕",
                    "（": "〔", "）": "〕", "﹝": "〔", "﹞": "〕", "〈": "〔", "〉": "〕" };
   function normalize(text) {  /* the same rule as gazette.search.normalize_doc_number */
@@ -63,6 +72,8 @@
     processResult: function (result) {
       var m = result.meta || {};
       var line = [m.doc_number, m.issuer, m.date].filter(Boolean).map(esc).join(" · ");
+      result.excerpt = safeExcerpt(result.excerpt);
+      (result.sub_results || []).forEach(function (sub) { sub.excerpt = safeExcerpt(sub.excerpt); });
       if (line) result.excerpt = '<span class="result-meta">' + line + "</span><br>" + result.excerpt;
       result.meta = { title: m.title };  /* shown above, localised; no raw key chips */
       return result;

@@ -1,0 +1,283 @@
+"""Content is untrusted: links out of the site, dangerous URLs, strings that
+would break out of the place they land.  Each test builds a real site."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gazette.cli import main
+
+SECRET = "OUTSIDE-SECRET-5c1e7a"
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture
+def site(tmp_path) -> Path:
+    site = tmp_path / "site"
+    assert run("init", site).exit_code == 0
+    return site
+
+
+def add_record(site: Path, rid: str, front: str, body: str = "正文。") -> Path:
+    path = site / "content" / "records" / "2024" / f"{rid}.md"
+    path.write_text(f"---\nid: {rid}\ntype: commendation\ntitle: 测试记录{rid}\nissuer: shanghai-gov\n"
+                    f"published: 2024-05-01\ndisclosure: proactive\nreview: {{by: 审查人, date: 2024-05-01}}\n"
+                    f"{front}---\n{body}\n", encoding="utf-8")
+    return path
+
+
+def all_output_bytes(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+# ------------------------------------------------------------------ symlinks
+def test_links_out_of_the_site_are_errors_and_nothing_is_published(site, tmp_path):
+    outside = tmp_path / "outside"
+    (outside / "dir").mkdir(parents=True)
+    (outside / "secret.txt").write_text(SECRET, encoding="utf-8")
+    (outside / "dir" / "hostname").write_text(SECRET, encoding="utf-8")
+    add_record(site, "att-test", "attachments:\n  - {title: 口令, file: passwd.txt}\n  - {title: 主机, file: etcdir/hostname}\n")
+    folder = site / "content" / "records" / "2024" / "att-test"
+    folder.mkdir()
+    os.symlink(outside / "secret.txt", folder / "passwd.txt")
+    os.symlink(outside / "dir", folder / "etcdir")
+    static = site / "themes" / "default" / "static"
+    static.mkdir(parents=True)
+    os.symlink(outside / "secret.txt", static / "shadow.css")
+    os.symlink(outside / "secret.txt", site / "content" / "records" / "2024" / "linked.md")
+
+    for command in ("check", "build"):
+        result = run(command, "--site", site, "--no-pdf")
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        for name in ("att-test/passwd.txt", "att-test/etcdir", "static/shadow.css", "2024/linked.md"):
+            assert re.search(re.escape(name) + r": error: is a symbolic link that leads outside", result.output), (name, result.output)
+    assert not (site / "output").exists()
+
+
+def test_an_attachment_must_stay_inside_its_record_folder(site):
+    add_record(site, "att-in", "attachments:\n  - {title: 正常, file: ok.txt}\n")
+    add_record(site, "att-draft", "attachments:\n  - {title: 草稿, file: draft.md}\n")
+    ok = site / "content" / "records" / "2024" / "att-in"
+    ok.mkdir()
+    (ok / "real.txt").write_text("附件正文", encoding="utf-8")
+    os.symlink("real.txt", ok / "ok.txt")  # a link inside the folder is followed
+    bad = site / "content" / "records" / "2024" / "att-draft"
+    bad.mkdir()
+    os.symlink("../draft-unreviewed.md", bad / "draft.md")  # inside the site, outside the record's folder
+    result = run("build", "--site", site, "--no-pdf", "--no-search")
+    assert result.exit_code == 1
+    assert re.search(r"att-draft\.md:\d+: error: attachments\[0\]\.file: attachment 'draft\.md' is a symbolic link .*outside the record's folder att-draft/", result.output), result.output
+    assert "att-in" not in result.output
+    (bad / "draft.md").unlink()
+    (bad / "draft.md").write_text("附件", encoding="utf-8")
+    result = run("build", "--site", site, "--no-pdf", "--no-search")
+    assert result.exit_code == 0, result.output
+    published = site / "output" / "records" / "att-in" / "files" / "ok.txt"
+    assert published.read_text(encoding="utf-8") == "附件正文" and not published.is_symlink()
+    assert b"UNREVIEWED-41bd2e" not in all_output_bytes(site / "output")
+
+
+# ------------------------------------------------------------------ URL fields
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "JavaScript:alert(1)", " javascript:alert(1)",
+                                 "java\tscript:alert(1)", "data:text/html,<script>alert(1)</script>",
+                                 "//evil.example/x", "/relative", "vbscript:x", "https://", "http:///x",
+                                 "https://ok.example/\u0000x"])
+def test_url_fields_accept_only_http_and_https(site, url):
+    quoted = json.dumps(url)
+    add_record(site, "u1", f"source_url: {quoted}\n")
+    consult = site / "content" / "records" / "2024" / "consult-2024-data.md"
+    text = consult.read_text(encoding="utf-8")
+    consult.write_text(re.sub(r"\n---\n", lambda m: f"\nfeedback: {{url: {quoted}}}\n---\n", text.replace("feedback:", "old_feedback:"), count=1), encoding="utf-8")
+    services = site / "content" / "_taxonomy" / "services.yaml"
+    services.write_text(services.read_text(encoding="utf-8") + f"bad-service: {{name: 坏链接, url: {quoted}}}\n", encoding="utf-8")
+    result = run("check", "--site", site, "--no-pdf")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    for where in ("u1.md:", "source_url", "consult-2024-data.md:", "feedback.url", "services.yaml:", "bad-service.url"):
+        assert where in result.output, (where, result.output)
+    assert result.output.count("not an http(s) URL") >= 3
+
+
+def test_http_urls_still_work(site):
+    add_record(site, "u2", 'source_url: "https://www.example.gov.cn/a?b=1&c=<2>"\n')
+    result = run("build", "--site", site, "--no-pdf", "--no-search")
+    assert result.exit_code == 0, result.output
+    html = (site / "output" / "records" / "u2" / "index.html").read_text(encoding="utf-8")
+    assert 'href="https://www.example.gov.cn/a?b=1&amp;c=&lt;2&gt;"' in html
+
+
+# ------------------------------------------------------------------ JSON-LD
+class _Scripts(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.scripts, self.in_ld, self.footer = [], False, False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.in_ld = tag == "script" and attrs.get("type") == "application/ld+json"
+        self.footer = self.footer or tag == "footer"
+
+    def handle_data(self, data):
+        if self.in_ld:
+            self.scripts.append(data)
+
+    def handle_endtag(self, tag):
+        self.in_ld = False
+
+
+def test_json_ld_cannot_be_broken_out_of(site):
+    title = "标题<!--<script>alert(1)</script>]]>&amp;"
+    issuers = site / "content" / "_taxonomy" / "issuers.yaml"
+    issuers.write_text(issuers.read_text(encoding="utf-8").replace("上海市人民政府,", "上海市人民政府</script><!--,", 1), encoding="utf-8")
+    path = add_record(site, "ld1", "doc_number: 沪府〔2024〕99号\n")
+    text = path.read_text(encoding="utf-8").replace("title: 测试记录ld1", f"title: {json.dumps(title, ensure_ascii=False)}")
+    path.write_text(text.replace("type: commendation", "type: policy"), encoding="utf-8")
+    result = run("build", "--site", site, "--no-pdf", "--no-search")
+    assert result.exit_code == 0, result.output
+    html = (site / "output" / "records" / "ld1" / "index.html").read_text(encoding="utf-8")
+    parser = _Scripts()
+    parser.feed(html)
+    assert parser.footer, "the page after the JSON-LD block was swallowed"
+    assert len(parser.scripts) == 1
+    data = json.loads(parser.scripts[0])
+    assert data["name"] == title
+    assert "上海市人民政府</script><!--" in json.dumps(data, ensure_ascii=False)
+    block = html.split('application/ld+json">', 1)[1].split("</script>", 1)[0]
+    assert "<" not in block and ">" not in block and "&" not in block
+
+
+# ------------------------------------------------------------------ the output folder
+def test_the_output_never_holds_the_subscriber_database_or_the_archive(site, tmp_path):
+    assert run("subscribers", "add", "reader@example.org", "--site", site).exit_code == 0
+    database = site / ".gazette" / "subscribers.sqlite3"
+    before = database.read_bytes()
+    for out in (site / ".gazette", site, site / "archive", tmp_path):
+        (site / "archive").mkdir(exist_ok=True)
+        result = run("build", "--site", site, "--out", out, "--no-pdf", "--no-search")
+        assert result.exit_code == 1 and "refusing to write output" in result.output and "Traceback" not in result.output, (out, result.output)
+    config = site / "gazette.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "subscriptions: {database: public/subs.sqlite3}\n", encoding="utf-8")
+    result = run("build", "--site", site, "--out", site / "public", "--no-pdf", "--no-search")
+    assert result.exit_code == 1 and "subs.sqlite3" in result.output
+    assert database.read_bytes() == before
+
+
+@pytest.mark.parametrize("out", ["/", "~"])
+def test_unreasonable_output_folders_are_refused(site, out):
+    result = run("build", "--site", site, "--out", os.path.expanduser(out), "--no-pdf", "--no-search")
+    assert result.exit_code == 1 and "refusing to write output" in result.output and "internal error" not in result.output
+
+
+def test_folders_beside_the_output_are_replaced_only_if_gazette_made_them(site):
+    mine = site / ".output.staging"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("an editor's notes", encoding="utf-8")
+    result = run("build", "--site", site, "--no-pdf", "--no-search")
+    assert result.exit_code == 1 and ".output.staging" in result.output
+    assert (mine / "notes.txt").read_text(encoding="utf-8") == "an editor's notes"
+    (mine / "notes.txt").unlink()
+    mine.rmdir()
+    # what an interrupted build leaves (a staging folder with a Pagefind mirror) is cleared
+    assert run("build", "--site", site, "--no-pdf").exit_code == 0
+    leftover = site / ".output.staging"
+    (leftover / ".pagefind-x").mkdir(parents=True)
+    (leftover / ".gazette-output").write_text("", encoding="utf-8")
+    assert run("build", "--site", site, "--no-pdf").exit_code == 0
+    assert not leftover.exists() and not list(site.glob(".pagefind-*"))
+
+
+def test_the_swap_is_one_step_and_a_half_done_swap_is_recovered(site, tmp_path):
+    from gazette.writer import _exchange
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    (a / "x").write_text("a"), (b / "x").write_text("b")
+    assert _exchange(a, b)  # renameat2(RENAME_EXCHANGE) on this kernel
+    assert (a / "x").read_text() == "b" and (b / "x").read_text() == "a"
+    assert run("build", "--site", site, "--no-pdf", "--no-search").exit_code == 0
+    out = site / "output"
+    os.replace(out, site / ".output.old")  # killed between the fallback's two renames
+    broken = site / "content" / "records" / "2024" / "hfbz-2024-5.md"
+    broken.write_text(broken.read_text(encoding="utf-8").replace("published:", "published: 2024-13-45\nx:", 1), encoding="utf-8")
+    result = run("build", "--site", site, "--no-pdf", "--no-search")
+    assert result.exit_code == 1
+    assert (out / "index.html").is_file()  # the previous output is back, although this build failed
+
+
+# ------------------------------------------------------------------ malformed input
+BOMB = "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n" \
+       "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n" \
+       "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\ni: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n"
+
+
+@pytest.mark.parametrize("front, expected", [
+    (BOMB, r"att\.md:\d+: error: .*anchors and aliases"),
+    ("x: " + "[" * 500 + "]" * 500 + "\n", r"att\.md:\d+: error: .*nested"),
+    ("priority: " + "9" * 5000 + "\n", r"att\.md:\d+: error: priority: the number 999999999999… has 5000 digits"),
+    ("type: [policy]\n", r"att\.md:\d+: error: type: \['policy'\] is not a record type"),
+    ("type: {a: b}\n", r"att\.md:\d+: error: type: \{'a': 'b'\} is not a record type"),
+    ('title: " "\n', r"att\.md:\d+: error: title: must not be blank"),
+    ('title: "一\\n二"\n', r"att\.md:\d+: error: title: must be one line"),
+])
+def test_malformed_front_matter_is_a_diagnostic(site, front, expected):
+    defaults = {"id": "att", "type": "commendation", "title": "测试", "issuer": "shanghai-gov",
+                "published": "2024-05-01", "disclosure": "proactive"}
+    own = {line.split(":", 1)[0] for line in front.splitlines() if line[:1].isalpha()}
+    head = "".join(f"{k}: {v}\n" for k, v in defaults.items() if k not in own)
+    path = site / "content" / "records" / "2024" / "att.md"
+    path.write_text(f"---\n{head}{front}---\n正文\n", encoding="utf-8")
+    result = run("check", "--site", site, "--no-pdf")
+    assert result.exit_code == 1 and "Traceback" not in result.output and "internal error" not in result.output, result.output
+    assert re.search(expected, result.output), result.output
+
+
+def test_other_careless_input_is_reported(site, tmp_path):
+    faq = site / "content" / "records" / "2024" / "hfbz-2024-5-faq.md"
+    text = faq.read_text(encoding="utf-8")
+    faq.write_text(re.sub(r"^policy: .*$", "policy: hfbz-2024-5-jd", text, count=1, flags=re.M), encoding="utf-8")
+    issues = site / "content" / "issues"
+    for p in issues.iterdir():
+        p.unlink()
+    issues.rmdir()
+    issues.write_text("not a folder", encoding="utf-8")
+    result = run("check", "--site", site, "--no-pdf")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "content/issues: error: content/issues must be a folder" in result.output, result.output
+    issues.unlink()
+    result = run("check", "--site", site, "--no-pdf")
+    assert re.search(r"hfbz-2024-5-faq\.md:\d+: error: policy: 'hfbz-2024-5-jd' is a interpretation; a FAQ list belongs to a policy", result.output), result.output
+    config = site / "gazette.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + 'subscriptions: {reply_to: "a@b.example\\nBcc: x@y.example"}\n', encoding="utf-8")
+    result = run("check", "--site", site, "--no-pdf")
+    assert re.search(r"gazette\.yaml:\d+: error: subscriptions\.reply_to: .* is not an email address", result.output)
+    big = tmp_path / "big.csv"
+    big.write_text("email,lang\n\"" + "x" * 200_000 + "\",zh\n", encoding="utf-8")
+    config.write_text(config.read_text(encoding="utf-8").rsplit("subscriptions:", 1)[0], encoding="utf-8")
+    faq.write_text(text, encoding="utf-8")
+    result = run("subscribers", "import", big, "--site", site)
+    assert result.exit_code == 1 and "not valid CSV" in result.output and "big.csv:2" in result.output, result.output
+
+
+# ------------------------------------------------------------------ themes
+@pytest.mark.parametrize("payload", [
+    "{{ cycler.__init__.__globals__.os.popen('touch PWNED').read() }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ self._TemplateReference__context.cycler.__init__.__globals__.os.popen('touch PWNED').read() }}",
+])
+def test_site_themes_run_sandboxed(site, payload, monkeypatch):
+    monkeypatch.chdir(site)
+    templates = site / "themes" / "default" / "templates"
+    templates.mkdir(parents=True)
+    (templates / "404.html").write_text('{% extends "base.html" %}\n{% block main %}\n' + payload + "\n{% endblock %}\n", encoding="utf-8")
+    result = run("build", "--site", site, "--no-pdf", "--no-search")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert re.search(r"404\.html:3: not allowed in a theme \(templates run sandboxed\)", result.output), result.output
+    assert not (site / "PWNED").exists() and not (site / "output").exists()
