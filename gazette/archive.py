@@ -16,10 +16,12 @@ import difflib
 import hashlib
 import html
 import json
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import markdown, yamlload
 from .errors import Diagnostics, GazetteError
 from .model import Issue, Record, Site
 
@@ -253,6 +255,37 @@ def _char_diff(old: str, new: str) -> str:
     return "".join(parts).replace("\n", "<br>")
 
 
+def _is_edition(rel: str, rid: str) -> bool:
+    """The record's own text files (ID.md, ID.LANG.md), not files of its folder ID/."""
+    parts = rel.split("/")
+    name, folder = parts[-1], (parts[-2] if len(parts) > 1 else "")
+    if folder == rid:  # inside the record's attachment folder
+        return False
+    return name == f"{rid}.md" or re.fullmatch(re.escape(rid) + r"\.[a-z]{2,3}(?:-[A-Za-z0-9]+)*\.md", name) is not None
+
+
+_BLOCK_END = re.compile(r"</(?:p|h[1-6]|li|tr|blockquote|pre|dd|dt)>|<br\s*/?>", re.I)
+
+
+def public_text(source: str | None) -> str:
+    """What readers saw of a record file: its title and its body as published
+    (sanitised, comments gone), one block per line.  Front matter (reviewers,
+    pii_allow, internal notes) never reaches the public redline."""
+    from .load import FileProblem, split_front_matter
+
+    if not source:
+        return ""
+    try:
+        front, body, _ = split_front_matter(source)
+        data = yamlload.load(front).data
+    except (FileProblem, yamlload.YamlError):
+        return ""
+    title = data.get("title") if isinstance(data, dict) and isinstance(data.get("title"), str) else ""
+    text = _BLOCK_END.sub("\n", markdown.render(body))
+    lines = [html.unescape(re.sub(r"<[^>]+>", "", line)).strip() for line in text.split("\n")]
+    return "\n".join([title] + [line for line in lines if line])
+
+
 @dataclass
 class HistoryEntry:
     version: Version
@@ -278,8 +311,10 @@ def record_history(site: Site, releases: dict[str, list[Version]]) -> dict[str, 
                 diffs = []
                 paths = sorted(set(prev.manifest.get("records", {}).get(rid, [])) | set(version.manifest.get("records", {}).get(rid, [])))
                 for rel in paths:
-                    if prev.manifest["sources"].get(rel) != version.manifest["sources"].get(rel) and rel.endswith(".md"):
-                        diffs.append(redline(prev.source_text(rel) or "", version.source_text(rel) or ""))
+                    if prev.manifest["sources"].get(rel) != version.manifest["sources"].get(rel) and _is_edition(rel, rid):
+                        old, new = public_text(prev.source_text(rel)), public_text(version.source_text(rel))
+                        if old != new:
+                            diffs.append(redline(old, new))
                 entries.append(HistoryEntry(version, "\n".join(diffs) if diffs else None, prev))
             if any(e.diff_html for e in entries):
                 history[rid] = entries

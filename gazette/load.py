@@ -150,6 +150,7 @@ class Loaded:
     meta: object = None
     lines: dict = field(default_factory=dict)
     body_html: str = ""
+    images: list = field(default_factory=list)  # files of the record's folder its body shows
     problems: list = field(default_factory=list)  # (line, field, message)
     warnings: list = field(default_factory=list)
     pii: list = field(default_factory=list)  # (line, text, kind), before pii_allow
@@ -207,8 +208,24 @@ def load_record_file(path: Path, stem_id: str, lang: str | None) -> Loaded:
         meta = None
     out.meta = meta
     if meta is not None:
-        out.body_html = markdown.render(body)
+        refs = markdown.ImageRefs()
+        out.body_html = markdown.render(body, stem_id, refs)
+        out.images = sorted(set(refs.files))
+        lines = text.split("\n")
+        for url in refs.external:
+            out.warnings.append((_line_of(lines, url), "body", f"the image {url[:120]} is on another host and is left out "
+                                 "(pages and PDFs load nothing from elsewhere); put the file in the record's folder"))
+        for url in refs.refused:
+            out.warnings.append((_line_of(lines, url), "body", f"the image {url[:120]} is not a file of the record's "
+                                 f"folder {stem_id}/ and is left out"))
     return out
+
+
+def _line_of(lines: list[str], needle: str) -> int | None:
+    for number, line in enumerate(lines, 1):
+        if needle in line:
+            return number
+    return None
 
 
 def _load_many(jobs: list[tuple[Path, str, str | None]], workers: int, progress: Progress) -> list[Loaded]:
@@ -467,7 +484,7 @@ def make_edition(loaded: Loaded, lang: str) -> RecordEdition:
     meta = loaded.meta
     if loaded.lang is None:
         return RecordEdition(lang=lang, path=loaded.path, title=meta.title, summary=meta.summary,
-                             body_html=loaded.body_html, lines=loaded.lines)
+                             body_html=loaded.body_html, lines=loaded.lines, images=loaded.images)
     return RecordEdition(lang=lang, path=loaded.path, title=meta.title, summary=meta.summary,
-                         body_html=loaded.body_html, lines=loaded.lines, meta=meta,
+                         body_html=loaded.body_html, lines=loaded.lines, meta=meta, images=loaded.images,
                          honorees=meta.honorees, outcome=meta.outcome)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass, field
 
 import nh3
 from markdown_it import MarkdownIt
@@ -109,11 +110,77 @@ def sanitize(html: str) -> str:
     )
 
 
-def render(text: str) -> str:
-    """Markdown source to sanitised HTML."""
+FILE_SCHEME = "gazette-file:"
+_IMG_RE = re.compile(r"<img\b([^>]*)>")
+_ATTR_RE = re.compile(r'([a-z-]+)="([^"]*)"')
+_FILE_REF_RE = re.compile(re.escape(FILE_SCHEME) + r"([a-z0-9][a-z0-9-]*)/")
+
+
+@dataclass
+class ImageRefs:
+    """What a body's images ask for: files of the record's own folder, and
+    URLs on other hosts (never loaded: nothing on the site comes from elsewhere)."""
+
+    files: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+def _local_images(html: str, record_id: str | None, refs: ImageRefs) -> str:
+    import html as _html
+    from posixpath import normpath
+    from urllib.parse import unquote, urlsplit
+
+    def one(m: re.Match) -> str:
+        attrs = dict(_ATTR_RE.findall(m.group(1)))
+        src = _html.unescape(attrs.get("src", ""))
+        alt = attrs.get("alt", "")
+        parts = urlsplit(src)
+        if parts.scheme or src.startswith("//"):
+            refs.external.append(src)
+            return f'<span class="image-removed">{alt}</span>' if alt else ""
+        rel = normpath(unquote(parts.path)) if parts.path else ""
+        if not record_id or not rel or rel.startswith(("/", "..")) or rel == ".":
+            refs.refused.append(src)
+            return f'<span class="image-removed">{alt}</span>' if alt else ""
+        refs.files.append(rel)
+        attrs["src"] = _html.escape(f"{FILE_SCHEME}{record_id}/{rel}")
+        return "<img " + " ".join(f'{k}="{v}"' for k, v in attrs.items()) + ">"
+
+    return _IMG_RE.sub(one, html)
+
+
+def render(text: str, record_id: str | None = None, refs: ImageRefs | None = None) -> str:
+    """Markdown source to sanitised HTML.
+
+    Images: a relative `src` names a file in the record's own folder (ID/) and
+    becomes `gazette-file:ID/PATH`, which each output turns into its own link
+    (`localize_files`); an image from another host is removed (its alt text
+    stays), so no page, PDF or mail loads anything from elsewhere."""
     if not text or not text.strip():
         return ""
-    return sanitize(_PARSER.render(text))
+    refs = refs if refs is not None else ImageRefs()
+    return _local_images(sanitize(_PARSER.render(text)), record_id, refs)
+
+
+_FILE_IMG_RE = re.compile(r'<img\b[^>]*\bsrc="' + re.escape(FILE_SCHEME) + r'[^"]*"[^>]*>')
+
+
+def drop_file_images(html: str) -> str:
+    """For mail: a targeted record's files are not published, so its images
+    become their alt text."""
+    def alt(m: re.Match) -> str:
+        found = re.search(r'\balt="([^"]*)"', m.group(0))
+        return f'<span class="image-removed">{found.group(1)}</span>' if found and found.group(1) else ""
+    return _FILE_IMG_RE.sub(alt, html)
+
+
+def localize_files(html: str, url_of) -> str:
+    """Turn `gazette-file:ID/` references into links: url_of(ID) -> the URL
+    prefix of that record's published files (ending in '/')."""
+    if FILE_SCHEME not in html:
+        return html
+    return _FILE_REF_RE.sub(lambda m: url_of(m.group(1)), html)
 
 
 _TAG_RE = re.compile(r"<[^>]+>")

@@ -29,6 +29,7 @@ class RecordEdition:
     entries: list | None = None  # translated FAQ / appointment entries
     honorees: list | None = None
     outcome: str | None = None
+    images: list = field(default_factory=list)  # files of the record's folder ID/ that the body shows
 
 
 @dataclass(repr=False, eq=False)

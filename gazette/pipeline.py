@@ -164,8 +164,9 @@ def write_site(site: Site, writer: Writer, with_pdf: bool = False, with_search: 
     write_feeds(site, renderer, writer)
     for record in site.public:
         writer.write(urls.record_json(record.id), data.record_json(record, site, urls))
-        for att in record.meta.attachments:
-            writer.copy(urls.attachment(record.id, att.file), record.path.with_name(record.id) / att.file)
+        files = {att.file for att in record.meta.attachments} | {rel for e in record.editions.values() for rel in e.images}
+        for rel in sorted(files):
+            writer.copy(urls.attachment(record.id, rel), record.path.with_name(record.id) / rel)
     writer.write("data/catalog.json", data.catalog(site, urls))
     writer.write("data/docnumbers.json", search.doc_number_table(site, urls))
     writer.write("sitemap.xml", data.sitemap(sitemap_pages, urls))

@@ -134,8 +134,26 @@ def _check_taxonomy_keys(record: Record, site: Site, diags: Diagnostics) -> None
             diags.warning(record.path, record.line(field), field, "lists a key more than once")
 
 
+# Files a browser runs as a document of the site's own origin: published next
+# to the pages, their scripts could read and change anything on the site.
+ACTIVE_SUFFIXES = (".html", ".htm", ".xhtml", ".xht", ".shtml", ".svg", ".svgz", ".xml", ".xsl", ".xslt",
+                   ".js", ".mjs", ".swf", ".mht", ".mhtml")
+
+
+def _active(name: str) -> bool:
+    return name.lower().endswith(ACTIVE_SUFFIXES)
+
+
 def _check_attachments(record: Record, diags: Diagnostics) -> None:
     folder = record.path.with_name(record.id)
+    for edition in record.editions.values():
+        for rel in edition.images:
+            problem = safefs.problem(folder / rel, folder, f"the record's folder {record.id}/")
+            if not problem and _active(rel):
+                problem = "is a web document (SVG, HTML or XML) that could run script on the site; use PNG or JPEG"
+            if problem:
+                line = next((n for n, text in enumerate(edition.path.read_text(encoding="utf-8").split("\n"), 1) if rel in text), None)
+                diags.error(edition.path, line, "body", f"the image '{rel}' {problem if (folder / rel).exists() or (folder / rel).is_symlink() else f'is not in the record folder {record.id}/'}")
     for i, att in enumerate(record.meta.attachments):
         path = folder / att.file
         if not path.exists() and not path.is_symlink():
@@ -146,6 +164,10 @@ def _check_attachments(record: Record, diags: Diagnostics) -> None:
         if problem:
             diags.error(record.path, record.line("attachments", i, "file"), f"attachments[{i}].file",
                         f"attachment '{att.file}' {problem}")
+        elif _active(att.file):
+            diags.error(record.path, record.line("attachments", i, "file"), f"attachments[{i}].file",
+                        f"attachment '{att.file}' is a web document (HTML, SVG, XML or script) that would run on the "
+                        "site's own pages; publish it as PDF, PNG or a ZIP archive instead")
 
 
 def _target(record: Record, field: str, index, target_id: str, site: Site, diags: Diagnostics) -> Record | None:

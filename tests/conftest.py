@@ -117,6 +117,12 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def end_headers(self):
+        # one browser serves many test sites, and a port can come round again:
+        # never let it answer from its cache with another site's files
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
 
 @pytest.fixture(scope="session")
 def servers(built_sites):

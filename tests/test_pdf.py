@@ -152,7 +152,13 @@ def test_release_change_revise_and_tamper(site_copy, tmp_path):
 
     # a released record changes: the build names the record and the issue
     record = site / "content" / "records" / "2024" / "hfbz-2024-5.md"
-    record.write_text(record.read_text(encoding="utf-8").replace("请认真按照执行", "请认真贯彻执行"), encoding="utf-8")
+    text = record.read_text(encoding="utf-8").replace("请认真按照执行", "请认真贯彻执行")
+    # internal changes that must never show in the public redline
+    text = re.sub(r"review: \{by: [^,]+,", "review: {by: 内部审核员甲,", text, count=1)
+    text = text.replace("\n---\n", "\npii_allow: [INTERNAL-PII-77]\n---\n<!-- 内部备注：勿公开 -->\n", 1)
+    record.write_text(text, encoding="utf-8")
+    (record.parent / "hfbz-2024-5").mkdir(exist_ok=True)
+    (record.parent / "hfbz-2024-5" / "notes.md").write_text("内部草稿XYZ\n", encoding="utf-8")
     failed = run("build", "--site", site, "--out", out)
     assert failed.exit_code == 1
     assert "record hfbz-2024-5 changed since issue 2024-04 was released as v1" in failed.output
@@ -175,6 +181,8 @@ def test_release_change_revise_and_tamper(site_copy, tmp_path):
     record_page = (out / "records" / "hfbz-2024-5" / "index.html").read_text(encoding="utf-8")
     assert "修改记录" in record_page
     assert "<del>按照</del><ins>贯彻</ins>" in record_page
+    for internal in ("内部审核员甲", "INTERNAL-PII-77", "内部备注", "内部草稿XYZ", "pii_allow", "review:"):
+        assert internal not in record_page, internal
 
     # tampering with an archived file is a build error
     pdf = v1 / "gazette-2024-04.pdf"

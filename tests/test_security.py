@@ -281,3 +281,87 @@ def test_site_themes_run_sandboxed(site, payload, monkeypatch):
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert re.search(r"404\.html:3: not allowed in a theme \(templates run sandboxed\)", result.output), result.output
     assert not (site / "PWNED").exists() and not (site / "output").exists()
+
+
+# ------------------------------------------------------------------ PDF fetches
+def _png() -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * 8 for _ in range(8))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_images_come_only_from_the_record_folder_and_nothing_is_fetched(site, tmp_path):
+    import http.server
+    import subprocess
+    import threading
+
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+            self.wfile.write(_png())
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        body = (f"图一\n\n![外部图片](http://127.0.0.1:{port}/a.png)\n\n![协议相对](//127.0.0.1:{port}/b.png)\n\n"
+                "![本地图表](chart.png)\n\n![越界](../hfbz-2024-5.md)\n\n![根路径](/etc/hostname)\n")
+        path = add_record(site, "img1", "", body)
+        folder = path.with_name("img1")
+        folder.mkdir()
+        (folder / "chart.png").write_bytes(_png())
+        result = run("build", "--site", site, "--search" if False else "--no-search")
+        assert result.exit_code == 0, result.output
+    finally:
+        server.shutdown()
+    assert hits == []  # neither the page build nor WeasyPrint fetched anything
+    out = result.output
+    assert re.search(rf"img1\.md:12: warning: body: the image http://127\.0\.0\.1:{port}/a\.png is on another host", out), out
+    assert re.search(rf"img1\.md:14: warning: body: the image //127\.0\.0\.1:{port}/b\.png is on another host", out), out
+    assert re.search(r"img1\.md:18: warning: body: the image \.\./hfbz-2024-5\.md is not a file of the record's folder", out), out
+    assert re.search(r"img1\.md:20: warning: body: the image /etc/hostname is not a file", out), out
+    html = (site / "output" / "records" / "img1" / "index.html").read_text(encoding="utf-8")
+    assert '<img src="files/chart.png" alt="本地图表">' in html
+    assert "127.0.0.1" not in html and "gazette-file" not in html and "外部图片" in html
+    assert (site / "output" / "records" / "img1" / "files" / "chart.png").read_bytes() == _png()
+    pdf = site / "output" / "records" / "img1" / "img1.pdf"
+    images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert len(images.strip().splitlines()) == 3  # two header lines and one image: the chart
+    data = json.loads((site / "output" / "records" / "img1" / "index.json").read_text(encoding="utf-8")) \
+        if (site / "output" / "records" / "img1" / "index.json").exists() else None
+    if data:
+        assert "https://gazette.example.gov.cn/records/img1/files/chart.png" in json.dumps(data)
+
+
+def test_a_missing_body_image_is_an_error(site):
+    add_record(site, "img2", "", "![图](missing.png)\n")
+    result = run("check", "--site", site, "--no-pdf")
+    assert result.exit_code == 1
+    assert re.search(r"img2\.md:\d+: error: body: the image 'missing\.png' is not in the record folder img2/", result.output), result.output
+
+
+@pytest.mark.parametrize("name", ["page.html", "chart.SVG", "x.xhtml", "feed.xml", "a.js"])
+def test_attachments_that_would_run_on_the_site_are_refused(site, name):
+    add_record(site, "act1", f"attachments:\n  - {{title: 文件, file: {name}}}\n", "正文\n\n![图](pic.svg)\n")
+    folder = site / "content" / "records" / "2024" / "act1"
+    folder.mkdir()
+    (folder / name).write_text("<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>", encoding="utf-8")
+    (folder / "pic.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>", encoding="utf-8")
+    result = run("build", "--site", site, "--no-pdf", "--no-search")
+    assert result.exit_code == 1
+    assert re.search(rf"act1\.md:10: error: attachments\[0\]\.file: attachment '{re.escape(name)}' is a web document", result.output), result.output
+    assert re.search(r"act1\.md:\d+: error: body: the image 'pic\.svg' is a web document", result.output), result.output
+    assert not (site / "output").exists()

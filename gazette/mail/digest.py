@@ -183,7 +183,7 @@ class Composer:
                 "url": None if targeted else self.urls.absolute(self.urls.record(r.id, lang if has else self.site.default_lang)),
                 "summary": ed.summary or markdown.plain_text(ed.body_html, 160),
                 "text": markdown.plain_text(ed.body_html) if targeted else None,
-                "body_html": ed.body_html if targeted else None,
+                "body_html": markdown.drop_file_images(ed.body_html) if targeted else None,
             })
         unsubscribe = self.service("unsubscribe", token)
         manage = self.service("manage", token)

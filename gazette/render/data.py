@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from xml.sax.saxutils import escape, quoteattr
 
+from .. import markdown
 from ..model import Record, Site
 from .html import Page, validity
 from .urls import Urls
@@ -47,7 +48,8 @@ def record_json(record: Record, site: Site, urls: Urls) -> bytes:
         "written": meta.written.isoformat() if meta.written else None,
         "priority": meta.priority,
         "summary": {l: e.summary for l, e in record.editions.items() if e.summary},
-        "body_html": {l: e.body_html for l, e in record.editions.items()},
+        "body_html": {l: markdown.localize_files(e.body_html, lambda rid: urls.absolute(urls.attachment(rid, "")))
+                      for l, e in record.editions.items()},
         "issue": record.issue.key if record.issue else None,
         "relations": {
             "basis": _ids(record.basis), "basis_of": _ids(record.basis_of), "related": _ids(record.related),

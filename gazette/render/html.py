@@ -143,6 +143,8 @@ class HtmlRenderer:
             "page_feed": self.feed_of_page.get((lang, page.path)) or self.site_feed.get(lang),
             "history": site.history,
             "issue_label": lambda issue: i18n.t("issue_title", lang, year=issue.year, number=issue.number),
+            # a body's images are files of its record's folder, published with its attachments
+            "body": lambda edition: Markup(markdown.localize_files(edition.body_html, lambda rid: url(urls.attachment(rid, "")))),
             **page.ctx,
         }
 

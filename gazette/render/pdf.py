@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ def font_fingerprint() -> str:
 
 
 _COVERAGE: dict[str, frozenset[int]] = {}
+_FILE_URL_RE = re.compile(r'gazette-file:([a-z0-9][a-z0-9-]*/[^"\s]+)')
 
 
 def covered_codepoints(cache_dir: Path | None = None, store: bool = True) -> frozenset[int]:
@@ -153,17 +155,38 @@ class PdfCache:
         return pdf
 
 
-def render_pdf_bytes(html: str, base_url: str, variant: str) -> bytes:
+def _site_files_fetcher(files: dict[str, str]):
+    """WeasyPrint's only source of resources: the files of a record's folder that
+    its body shows (`gazette-file:ID/PATH`).  Every other URL (http, file,
+    data, a relative URL resolved against base_url) is refused, so rendering a
+    PDF never touches the network or another part of the disk."""
+    import mimetypes
+
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class SiteFiles(URLFetcher):
+        def fetch(self, url, headers=None):
+            if url.startswith(markdown.FILE_SCHEME):
+                path = files.get(url[len(markdown.FILE_SCHEME):])
+                if path is not None:
+                    mime = mimetypes.guess_type(path)[0] or "application/octet-stream"
+                    return URLFetcherResponse(url, body=Path(path).read_bytes(), headers={"Content-Type": mime})
+            raise ValueError(f"gazette fetches nothing at build time ({url[:120]})")
+
+    return SiteFiles(allowed_protocols=())
+
+
+def render_pdf_bytes(html: str, base_url: str, variant: str, files: dict[str, str] | None = None) -> bytes:
     import weasyprint
 
-    document = weasyprint.HTML(string=html, base_url=base_url)
+    document = weasyprint.HTML(string=html, base_url=base_url, url_fetcher=_site_files_fetcher(files or {}))
     options = {} if variant == "none" else {"pdf_variant": variant}
     return document.write_pdf(**options)
 
 
-def _render_to_cache(job: tuple[str, str, str, str, str]) -> str:
-    key, html, base_url, variant, folder = job
-    PdfCache(Path(folder)).put(key, render_pdf_bytes(html, base_url, variant))
+def _render_to_cache(job: tuple) -> str:
+    key, html, base_url, variant, folder, files = job
+    PdfCache(Path(folder)).put(key, render_pdf_bytes(html, base_url, variant, files))
     return key
 
 
@@ -238,17 +261,36 @@ class PdfRenderer:
         """The default language always; another language when a record of the issue has that edition."""
         return [l for l in self.site.languages if l == self.site.default_lang or any(r.has(l) for r in issue.records)]
 
-    def key(self, html: str) -> str:
-        return hashlib.sha256((self.salt + html).encode("utf-8")).hexdigest()
+    def files_of(self, html: str) -> dict[str, str]:
+        """The record-folder files (images) an HTML document shows: 'ID/PATH' -> file."""
+        out = {}
+        for ref in sorted(set(_FILE_URL_RE.findall(html))):
+            rid, _, rel = ref.partition("/")
+            record = self.site.records.get(rid)
+            if record is not None and record.public:
+                path = record.path.with_name(rid) / rel
+                if path.is_file():
+                    out[ref] = str(path)
+        return out
+
+    def key(self, html: str, files: dict[str, str] | None = None) -> str:
+        """The cache key: the exact HTML, the settings, and the bytes of every file it shows."""
+        h = hashlib.sha256((self.salt + html).encode("utf-8"))
+        for ref, path in sorted((files or {}).items()):
+            h.update(b"\0" + ref.encode() + b"\0" + hashlib.sha256(Path(path).read_bytes()).digest())
+        return h.hexdigest()
 
     def run(self, jobs: list[PdfJob]) -> dict[str, Path]:
         """Render what the cache lacks (in parallel); -> output path -> cached PDF file."""
+        files = {}
         for job in jobs:
-            job.key = self.key(job.html)
+            files[id(job)] = self.files_of(job.html)
+            job.key = self.key(job.html, files[id(job)])
         todo = {}
         for job in jobs:
             if job.key not in todo and self.cache.get(job.key) is None:
-                todo[job.key] = (job.key, job.html, self.site.config.base_url, self.variant, str(self.cache.folder))
+                todo[job.key] = (job.key, job.html, self.site.config.base_url, self.variant, str(self.cache.folder),
+                                 files[id(job)])
         if todo:
             work = list(todo.values())
             with self.progress.task("rendering PDFs", len(work), "PDFs") as task:
