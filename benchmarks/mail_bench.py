@@ -25,7 +25,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("SOURCE_DATE_EPOCH", "1735689600")
-os.environ.setdefault("GAZETTE_SECRET", "benchmark-secret-0123456789")
+os.environ.setdefault("GAZETTE_SECRET", "benchmark-secret-0123456789abcdefghijklmnop")
 
 
 class Counter:

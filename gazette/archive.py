@@ -146,7 +146,13 @@ def _compare_sources(site: Site, issue: Issue, latest: Version, diags: Diagnosti
     if now.get(_rel(site, issue.path)) != released.get(_rel(site, issue.path)):
         diags.error(issue.path, None, None, f"issue {issue.key} changed since it was released as v{latest.number}; {hint}")
     released_records = latest.manifest.get("records", {})
+    for rid in sorted(set(released_records) - set(by_record)):
+        diags.error(issue.path, None, None, f"record {rid} of issue {issue.key} (released as v{latest.number}) is no longer "
+                    f"in the issue; if it must stop being public, withdraw it: gazette issue withdraw {issue.key} {rid} "
+                    "--reason \"…\"")
     for rid in sorted(set(by_record) | set(released_records)):
+        if rid not in by_record:
+            continue
         paths = set(by_record.get(rid, [])) | set(released_records.get(rid, []))
         if any(now.get(p) != released.get(p) for p in paths):
             record = site.records.get(rid)
@@ -160,7 +166,8 @@ def changed_since(site: Site, issue: Issue, latest: Version) -> bool:
 
 
 # -------------------------------------------------------------- release
-def write_version(site: Site, issue: Issue, pdf_renderer, number: int, erratum: str | None) -> Version:
+def write_version(site: Site, issue: Issue, pdf_renderer, number: int, erratum: str | None,
+                  withdrawal: dict | None = None) -> Version:
     folder = issue_folder(site, issue.key) / f"v{number}"
     if folder.exists():
         raise GazetteError(f"{folder} exists already; released versions are never overwritten")
@@ -187,6 +194,8 @@ def write_version(site: Site, issue: Issue, pdf_renderer, number: int, erratum: 
             files[f"sources/{rel}"] = sources[rel]
         manifest = {"issue": issue.key, "version": number, "released": released, "erratum": erratum,
                     "sources": sources, "records": records, "files": dict(sorted(files.items()))}
+        if withdrawal:
+            manifest["withdrawal"] = withdrawal
         (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         staging.rename(folder)
     except BaseException:
@@ -223,6 +232,57 @@ def revise(site: Site, key: str, erratum: str, pdf_renderer) -> Version:
     if not changed_since(site, issue, versions[-1]):
         raise GazetteError(f"nothing in issue {key} changed since v{versions[-1].number}; there is nothing to revise")
     return write_version(site, issue, pdf_renderer, versions[-1].number + 1, erratum.strip())
+
+
+def withdrawal_notice(date: str, reason: str, lang: str) -> str:
+    """The public notice: date and reason, never the record's title or text."""
+    from . import i18n
+
+    return i18n.t("withdrawal_notice", lang, date=date, reason=reason)
+
+
+def withdraw(site: Site, key: str, record_id: str, reason: str, pdf_renderer) -> Version:
+    """Release issue KEY again without RECORD, with a notice of withdrawal.
+
+    The editor first takes the record out of content/issues/KEY.yaml and
+    makes it non-public (or deletes it).  Earlier versions stay in the archive
+    byte for byte; the build publishes, in place of every earlier version
+    that contained the record, the notice and the new version."""
+    issue = find_issue(site, key)
+    reason = (reason or "").strip()
+    if not reason:
+        raise GazetteError("a withdrawal needs a public reason (--reason \"…\")")
+    if any(ord(c) < 0x20 for c in reason):
+        raise GazetteError("the reason must be one line of plain text")
+    versions = load_versions(site, key)
+    if not versions:
+        raise GazetteError(f"issue {key} has not been released; nothing to withdraw from (just edit the issue)")
+    affected = [v.number for v in versions if record_id in v.manifest.get("records", {})]
+    if not affected:
+        raise GazetteError(f"record {record_id} is in no released version of issue {key}")
+    if record_id not in versions[-1].manifest.get("records", {}):
+        raise GazetteError(f"record {record_id} was already withdrawn from issue {key}")
+    if any(r.id == record_id for r in issue.records):
+        raise GazetteError(f"first remove {record_id} from content/issues/{key}.yaml, then withdraw it")
+    record = site.records.get(record_id)
+    if record is not None and record.public:
+        raise GazetteError(f"record {record_id} is still public: change its disclosure (e.g. `disclosure: not-public`) "
+                           "or remove it, then withdraw it")
+    date = site.build_date.isoformat()
+    withdrawal = {"record": record_id, "date": date, "reason": reason, "versions": affected}
+    notice = withdrawal_notice(date, reason, site.default_lang)
+    return write_version(site, issue, pdf_renderer, versions[-1].number + 1, notice, withdrawal)
+
+
+def withdrawn_versions(versions: list[Version]) -> dict[int, list[dict]]:
+    """Version number -> the withdrawals that replace it in the public output."""
+    out: dict[int, list[dict]] = {}
+    for version in versions:
+        w = version.manifest.get("withdrawal")
+        if isinstance(w, dict):
+            for number in w.get("versions", []):
+                out.setdefault(int(number), []).append(w)
+    return out
 
 
 # -------------------------------------------------------------- history

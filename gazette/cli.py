@@ -134,7 +134,11 @@ def new_issue(key: str, site_dir: Path):
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Worker processes for loading and PDFs (default: all cores).")
 @click.option("--pdf/--no-pdf", default=None, help="Render PDFs (default: gazette.yaml pdf.enabled, which defaults to on).")
 @click.option("--search/--no-search", "search_index", default=None, help="Build the Pagefind search index (default: gazette.yaml search.enabled, on).")
-def build(site_dir: Path, out_dir: Path | None, jobs: int | None, pdf: bool | None, search_index: bool | None):
+@click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path), envvar="GAZETTE_SIGNING_KEY", default=None,
+              help="Ed25519 private key (PEM) to sign manifest.json with (writes manifest.sig); also GAZETTE_SIGNING_KEY.  "
+                   "It must lie outside the site and the output.  Make one with `gazette keys new`.")
+def build(site_dir: Path, out_dir: Path | None, jobs: int | None, pdf: bool | None, search_index: bool | None,
+          sign_key: Path | None):
     """Build the site: check everything, then write the website.
 
     Every problem in the content is listed with its file, line and field, and
@@ -150,7 +154,8 @@ def build(site_dir: Path, out_dir: Path | None, jobs: int | None, pdf: bool | No
     from .pipeline import build as run_build
 
     start = time.perf_counter()
-    result = run_build(site_dir, out_dir, workers=jobs, pdf=pdf, with_search=search_index, progress=_progress())
+    result = run_build(site_dir, out_dir, workers=jobs, pdf=pdf, with_search=search_index, progress=_progress(),
+                       sign_key=sign_key)
     _print_warnings(result.diagnostics)
     pdfs = f", {result.pdfs_written} PDFs ({result.pdfs_rendered} rendered)" if result.pdfs_written else ""
     click.echo(f"built {len(result.site.public)} public records: {result.pages} pages, {result.files} files{pdfs} "
@@ -162,7 +167,13 @@ def build(site_dir: Path, out_dir: Path | None, jobs: int | None, pdf: bool | No
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Worker processes for loading (default: all cores).")
 @click.option("--pdf/--no-pdf", default=None, help="Check PDF prerequisites (CJK fonts, glyphs); default: gazette.yaml pdf.enabled.")
-def check(site_dir: Path, strict: bool, jobs: int | None, pdf: bool | None):
+@click.option("--links", is_flag=True, help="Also check every external link (online services, source_url, feedback.url, links in bodies) over the network.")
+@click.option("--link-timeout", type=click.FloatRange(0.1, 300), default=10.0, show_default=True, metavar="SECONDS",
+              help="With --links: how long to wait for a host.")
+@click.option("--report", "link_report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --links: also write the broken and redirected links as JSON to this file.")
+def check(site_dir: Path, strict: bool, jobs: int | None, pdf: bool | None, links: bool, link_timeout: float,
+          link_report: Path | None):
     """Check the site without writing anything.
 
     Runs everything `build` does except writing: schema, relations,
@@ -170,13 +181,29 @@ def check(site_dir: Path, strict: bool, jobs: int | None, pdf: bool | None):
     such as resident ID and mobile numbers; policies without a same-day
     interpretation; foreign-affairs records without an English edition).
     Exit 1 on errors, and with --strict on warnings too.
+
+    With --links it also asks every host the site links to [阅办联动 不断链]:
+    HEAD, then GET; redirects followed and reported; network errors retried
+    with back-off; two requests at a time per host.  Broken links (4xx, 5xx,
+    loops, refused, no answer) are errors naming record, field and line;
+    429 and 503 are warnings.  Only --links (and --report) reach the network.
     """
     from .pipeline import check as run_check
 
-    result = run_check(site_dir, strict=strict, workers=jobs, pdf=pdf, progress=_progress())
+    checker = None
+    if links:
+        from .links import Checker
+
+        checker = Checker(timeout=link_timeout)
+    elif link_report:
+        raise click.UsageError("--report goes with --links")
+    result = run_check(site_dir, strict=strict, workers=jobs, pdf=pdf, progress=_progress(), link_checker=checker,
+                       link_report=link_report)
     _print_warnings(result.diagnostics)
     click.echo(f"ok: {len(result.site.records)} records ({len(result.site.public)} public), "
                f"{len(result.site.issues)} issues, {result.pages} pages; {len(result.diagnostics.warnings)} warning(s)")
+    if result.links is not None:
+        click.echo(f"links: none broken; {len(result.links)} to look at (redirected or busy)")
 
 
 @main.command()
@@ -193,6 +220,54 @@ def serve(site_dir: Path, port: int, out_dir: Path | None):
     from .serve import serve as run_serve
 
     run_serve(site_dir, port, out_dir=out_dir)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--key", "public_key", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="The publisher's Ed25519 public key (PEM): the signature must be present and valid.")
+def verify(directory: Path, public_key: Path | None):
+    """Check a built or deployed copy of a gazette against its manifest.
+
+    Every file listed in DIRECTORY/manifest.json must be there with the same
+    SHA-256, and no other file may be; with --key, manifest.sig must be a
+    valid Ed25519 signature of manifest.json by that key.  Names every
+    missing, changed or extra file; exit 1 if anything is wrong.
+    """
+    from .signing import verify as run_verify
+
+    result = run_verify(directory, public_key)
+    if result.problem:
+        raise GazetteError(result.problem)
+    for label, items in (("missing", result.missing), ("changed", result.changed), ("extra", result.extra)):
+        for rel in items:
+            click.echo(f"{label}: {rel}")
+    signature = {"valid": "signature valid", "missing": "manifest.sig is missing", "invalid": "signature INVALID",
+                 "not checked": "signature not checked (no --key)"}[result.signature]
+    click.echo(f"{'ok' if result.ok else 'FAILED'}: {signature}; {len(result.missing)} missing, {len(result.changed)} changed, "
+               f"{len(result.extra)} extra file(s)")
+    if not result.ok:
+        raise SystemExit(1)
+
+
+@main.group()
+def keys():
+    """Signing keys for verifiable output (Ed25519)."""
+
+
+@keys.command("new")
+@click.option("--out", "folder", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
+              help="Folder for the key pair; never a site or output folder.")
+@click.option("--name", default="gazette-signing", show_default=True, help="File name stem.")
+def keys_new(folder: Path, name: str):
+    """Make an Ed25519 key pair: NAME.pem (private, mode 600: keep it secret,
+    outside the site) and NAME.pub.pem (publish it, and give it to
+    `gazette verify --key`)."""
+    from .signing import new_key_pair
+
+    private, public = new_key_pair(folder, name)
+    click.echo(f"private key: {private} (keep it secret; build with --sign-key {private})")
+    click.echo(f"public key:  {public}")
 
 
 @main.group()
@@ -237,6 +312,34 @@ def issue_revise(key: str, erratum: str, site_dir: Path):
     _print_warnings(diags)
     version = archive.revise(site, key, erratum, PdfRenderer(site, resources.builtin_theme(), cache_dir(site), progress=_progress()))
     click.echo(f"released issue {key} as v{version.number}: {version.folder} ({', '.join(version.pdfs)})")
+
+
+@issue.command("withdraw")
+@click.argument("key", metavar="YYYY-NN")
+@click.argument("record_id", metavar="RECORD")
+@click.option("--reason", required=True, help="The public reason (plain text; Chinese is fine).  Shown with the date in the notice; the record's title and text never are.")
+@SITE_OPTION
+def issue_withdraw(key: str, record_id: str, reason: str, site_dir: Path):
+    """Withdraw RECORD from released issue YYYY-NN [撤回].
+
+    First take the record out of content/issues/YYYY-NN.yaml and make it
+    non-public (e.g. `disclosure: not-public`).  This releases the issue
+    again as a new version without it, with a public notice of withdrawal
+    (date and reason).  Every earlier version that contained the record is
+    replaced in the built site by the notice and the new version; the archive
+    keeps the earlier bytes, and the new version's manifest records the
+    withdrawal.
+    """
+    from . import archive
+    from .pipeline import cache_dir, load_and_resolve
+    from .render.pdf import PdfRenderer
+
+    site, diags = load_and_resolve(site_dir, pdf=True, revising=True, progress=_progress())
+    _print_warnings(diags)
+    version = archive.withdraw(site, key, record_id, reason, PdfRenderer(site, resources.builtin_theme(), cache_dir(site), progress=_progress()))
+    replaced = ", ".join(f"v{n}" for n in version.manifest["withdrawal"]["versions"])
+    click.echo(f"withdrew {record_id} from issue {key}: released v{version.number} ({version.folder}); "
+               f"{replaced} will be replaced by it in the built site")
 
 
 # ---------------------------------------------------------------- subscriptions
@@ -438,7 +541,9 @@ def mail_send(dry_run, out_dir, site_dir):
         store.close()
     for email, error in report.failed:
         click.echo(f"failed: {email}: {error}", err=True)
-    click.echo(f"queued {plan.queued} digest(s); sent {report.sent}, failed {len(report.failed)}, still pending {report.pending}")
+    elsewhere = f" ({report.elsewhere} being sent by another process)" if report.elsewhere else ""
+    click.echo(f"queued {plan.queued} digest(s); sent {report.sent}, failed {len(report.failed)}, "
+               f"still pending {report.pending}{elsewhere}")
     if report.connection_error:
         click.echo(f"Error: {report.connection_error}; run again to send what is pending", err=True)
     if report.pending or report.connection_error:
@@ -455,13 +560,20 @@ def subscriptions():
 @SITE_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True, help="Port (0: any free port).")
-def subscriptions_serve(site_dir, host, port):
+@click.option("--deliver-every", type=click.FloatRange(0, 3600), default=30.0, show_default=True, metavar="SECONDS",
+              help="How often the service's worker delivers the outbox (it also wakes when a confirmation is queued); "
+                   "0: never (leave delivery to `gazette mail send`).")
+def subscriptions_serve(site_dir, host, port, deliver_every):
     """Run the subscription service: subscribe (double opt-in), confirm,
     one-click unsubscribe (RFC 8058) and preferences, on the subscriber
-    database.  Point gazette.yaml subscriptions.service_url at it."""
+    database.  Point gazette.yaml subscriptions.service_url at it.
+
+    Confirmation mail is queued, never sent inside a request; a worker
+    thread delivers the outbox.  One confirmation per address per 10 minutes,
+    20 POSTs per client per minute, POSTs from other sites refused."""
     from .mail.service import serve as run
 
-    run(site_dir, host, port)
+    run(site_dir, host, port, deliver_every)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -105,6 +105,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "pdf_page_after": {"zh": " 页", "en": ""},
     "version_n": {"zh": "第{n}版", "en": "version {n}"},
     "erratum": {"zh": "更正说明", "en": "Erratum"},
+    "withdrawal_notice": {"zh": "撤回通知：本期原载文件一件已于{date}撤回，不再公开。撤回原因：{reason}",
+                          "en": "Notice of withdrawal: a document first published in this issue was withdrawn on {date} "
+                                "and is no longer public. Reason: {reason}"},
+    "withdrawn_version": {"zh": "此版本载有已撤回的文件，已由最新版本替换。", "en": "This version contained a withdrawn document and has been replaced by the current version."},
     "download_pdf": {"zh": "下载PDF", "en": "Download PDF"},
     "pdf_of_issue": {"zh": "本期PDF", "en": "PDF of this issue"},
     "versions": {"zh": "版本", "en": "Versions"},

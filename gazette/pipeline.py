@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import archive, resources, search
+from . import __version__, archive, resources, search, signing
 from .errors import Diagnostics, GazetteError, stop_on_errors
 from .load import load_site, read_text
 from .model import Site
@@ -17,6 +17,7 @@ from .progress import NO_PROGRESS, Progress
 from .render import data, feeds
 from .render import pdf as pdfmod
 from .render.html import HtmlRenderer, Page
+from .render.linkcheck import InternalLinks
 from .resolve import resolve
 from .writer import Writer
 
@@ -31,6 +32,7 @@ class BuildResult:
     pdfs_rendered: int = 0
     pdfs_written: int = 0
     search: dict | None = None  # year -> 'indexed' | 'cached'
+    links: list | None = None  # check --links: links that are broken or need attention
 
 
 def cache_dir(site: Site) -> Path:
@@ -79,16 +81,48 @@ def pdf_enabled(site: Site, override: bool | None) -> bool:
 
 
 def check(site_dir: Path, strict: bool = False, workers: int | None = None, pdf: bool | None = None,
-          progress: Progress = NO_PROGRESS) -> BuildResult:
+          progress: Progress = NO_PROGRESS, link_checker=None, link_report: Path | None = None) -> BuildResult:
+    """Everything a build does but writing.  With `link_checker` (a
+    links.Checker), every external link is checked too; broken links are
+    errors, and `link_report` (if given) receives them as JSON."""
     site, diags = load_and_resolve(site_dir, workers, pdf, read_only=True, progress=progress)
     renderer = HtmlRenderer(site, resources.builtin_theme(), pdf=pdf_enabled(site, pdf))
     pages = 0
     for page in renderer.pages():
         renderer.render(page)  # template errors surface here, as in a build
         pages += 1
+    result = BuildResult(site=site, diagnostics=diags, pages=pages)
+    if link_checker is not None:
+        result.links = check_links(site, diags, link_checker, progress)
+        if link_report is not None:
+            import json
+
+            Path(link_report).write_text(json.dumps(result.links, ensure_ascii=False, indent=1, sort_keys=True) + "\n",
+                                         encoding="utf-8")
+        stop_on_errors(diags, "checking links")
     if strict and diags.warnings:
         raise GazetteError(f"check failed (--strict): {len(diags.warnings)} warning(s)", diags)
-    return BuildResult(site=site, diagnostics=diags, pages=pages)
+    return result
+
+
+def check_links(site: Site, diags: Diagnostics, checker, progress: Progress = NO_PROGRESS) -> list[dict]:
+    """Check every external link; -> report rows for the links that are not fine."""
+    from . import links
+
+    uses = links.collect(site)
+    outcomes = checker.check_all(sorted(uses), progress)
+    report = []
+    for url, outcome in sorted(outcomes.items()):
+        if outcome.severity == "ok":
+            continue
+        report_fn = diags.error if outcome.severity == "error" else diags.warning
+        for use in uses[url]:
+            report_fn(use.path, use.line, use.field, links.message(outcome))
+        report.append({"url": url, "severity": outcome.severity, "status": outcome.status, "problem": outcome.describe(),
+                       "final_url": outcome.final_url,
+                       "used": [{"file": diags.rel(u.path), "line": u.line, "field": u.field, "record": u.record}
+                                for u in uses[url]]})
+    return report
 
 
 def search_enabled(site: Site, override: bool | None) -> bool:
@@ -96,10 +130,14 @@ def search_enabled(site: Site, override: bool | None) -> bool:
 
 
 def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = None, pdf: bool | None = None,
-          with_search: bool | None = None, progress: Progress = NO_PROGRESS) -> BuildResult:
+          with_search: bool | None = None, progress: Progress = NO_PROGRESS, sign_key: Path | None = None) -> BuildResult:
+    """Build the site into out_dir (default SITE/output).  Every build writes
+    manifest.json (SHA-256 of every file); with `sign_key` (an Ed25519 private
+    key outside the site and the output) also manifest.sig."""
     site_dir = Path(site_dir)
     out_dir = Path(out_dir) if out_dir else site_dir / "output"
     Writer(out_dir).recover()  # even when this build fails, the last good output stays in place
+    private_key = signing.load_private_key(sign_key, [site_dir, out_dir]) if sign_key else None
     site, diags = load_and_resolve(site_dir, workers, pdf, progress=progress)
     writer = Writer(out_dir, sources=[site_dir, resources.builtin_theme(), cache_dir(site)])
     from .mail.digest import database_path
@@ -107,14 +145,21 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
     writer.check_target(site_dir, keep=[database_path(site), site_dir / "archive", cache_dir(site)])
     writer.open()
     result = BuildResult(site=site, diagnostics=diags, out_dir=writer.out_dir)
+    links = InternalLinks()
     try:
         with_pdf = pdf_enabled(site, pdf)
-        result.pages = write_site(site, writer, with_pdf, search_enabled(site, with_search))
+        result.pages = write_site(site, writer, with_pdf, search_enabled(site, with_search), links)
         write_archived_pdfs(site, writer)
         if with_pdf:
             result.pdfs_rendered, result.pdfs_written = write_pdfs(site, writer, workers, progress)
         if search_enabled(site, with_search):
             result.search = search.index(writer.staging, site, HtmlRenderer.urls_for(site), cache_dir(site), progress)
+        for problem in links.problems(set(signing.listing(writer.staging))):
+            diags.warning(None, None, None, f"internal link: {problem}")
+        manifest = signing.manifest_bytes(writer.staging, __version__)
+        writer.write(signing.MANIFEST, manifest)
+        if private_key is not None:
+            writer.write(signing.SIGNATURE, signing.sign(manifest, private_key))
         writer.commit()
     except BaseException:
         writer.abort()
@@ -143,20 +188,31 @@ def write_archived_pdfs(site: Site, writer: Writer) -> None:
     urls = HtmlRenderer.urls_for(site)
     for key, versions in sorted(site.releases.items()):
         base = urls.issue(key, site.default_lang)
+        replaced = archive.withdrawn_versions(versions)
+        latest = versions[-1]
         for version in versions:
             for name in version.pdfs:
-                writer.copy(f"{base}v{version.number}/{name}", version.folder / name)
+                source = version.folder / name
+                if version.number in replaced:
+                    # it held a withdrawn record: the publication rule wins over the
+                    # public output (never over the archive): the current version instead
+                    source = latest.folder / (name if name in latest.pdfs else latest.pdfs[0])
+                writer.copy(f"{base}v{version.number}/{name}", source)
         for name in versions[-1].pdfs:
             writer.copy(f"{base}{name}", versions[-1].folder / name)
 
 
-def write_site(site: Site, writer: Writer, with_pdf: bool = False, with_search: bool = True) -> int:
+def write_site(site: Site, writer: Writer, with_pdf: bool = False, with_search: bool = True,
+               links: InternalLinks | None = None) -> int:
     renderer = HtmlRenderer(site, resources.builtin_theme(), pdf=with_pdf, search=with_search)
     urls = renderer.urls
     sitemap_pages: list[Page] = []
     count = 0
     for page in renderer.pages():
-        writer.write(urls.file_of(page.path), renderer.render(page))
+        file, html = urls.file_of(page.path), renderer.render(page)
+        writer.write(file, html)
+        if links is not None:
+            links.page(file, html)
         if page.in_sitemap:
             sitemap_pages.append(page)
         count += 1

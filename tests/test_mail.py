@@ -3,6 +3,7 @@ SQLite, real HTTP for the self-service service."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import email
 import email.policy
 import os
@@ -10,6 +11,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -26,7 +28,7 @@ from click.testing import CliRunner
 from conftest import SITES
 from gazette.cli import main
 
-SECRET = "test-secret-0123456789abcdef"
+SECRET = "test-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 EARLY = "1727740800"  # 2024-10-01: when the subscribers signed up
 
 
@@ -91,7 +93,7 @@ class Inbox:
 class Smtp:
     def __init__(self, inbox: Inbox, port: int):
         self.inbox = inbox
-        self.controller = Controller(inbox, hostname="127.0.0.1", port=port)
+        self.controller = Controller(inbox, hostname="127.0.0.1", port=port, enable_SMTPUTF8=True)
         self.controller.start()
 
     def stop(self):
@@ -122,6 +124,15 @@ subscriptions:
 def cli(*args, epoch=None, monkeypatch=None):
     env = {"SOURCE_DATE_EPOCH": epoch} if epoch else None
     return CliRunner(env=env).invoke(main, [str(a) for a in args])
+
+
+def send_through(inbox, site):
+    """`gazette mail send` against a real SMTP server; -> (result, server)."""
+    server = Smtp(inbox, site.smtp_port)
+    try:
+        return cli("mail", "send", "--site", site), server
+    finally:
+        server.stop()
 
 
 def add_subscribers(site):
@@ -298,6 +309,13 @@ def test_killed_mid_run_then_rerun_delivers_each_exactly_once(mailsite):
     assert len(total) == 12 and set(total.values()) == {1}, total
 
 
+def wait_for(condition, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
 def http(method, url, data=None):
     body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None
     req = urllib.request.Request(url, data=body, method=method)
@@ -329,7 +347,7 @@ def test_subscription_service_end_to_end(mailsite):
         # subscribe: a confirmation email, and nothing active yet
         status, page = http("POST", base + "subscribe", {"email": "Reader@Example.com", "lang": "en", "tags": ["citizens"]})
         assert status == 200 and "Check your inbox" in page
-        assert len(inbox.messages) == 1
+        wait_for(lambda: len(inbox.messages) == 1)  # the service's worker delivers it, not the request
         confirm_mail = inbox.parsed()[0][1]
         assert confirm_mail["Subject"] == "Please confirm your subscription to Sample City Gazette"
         link = re.search(r"(http://127\.0\.0\.1:\d+/confirm\?token=[\w.-]+)", confirm_mail.get_body(("plain",)).get_content()).group(1)
@@ -339,6 +357,14 @@ def test_subscription_service_end_to_end(mailsite):
         status, page = http("GET", link)
         assert status == 200 and "confirmed" in page
         assert "Reader@Example.com\tactive" in cli("subscribers", "list", "--site", mailsite).output
+        # stamped with the time of the request, not the site's build time (SOURCE_DATE_EPOCH)
+        db = sqlite3.connect(mailsite / ".gazette" / "subscribers.sqlite3")
+        confirmed = db.execute("SELECT confirmed FROM subscribers WHERE email_key = 'reader@example.com'").fetchone()[0]
+        assert confirmed[:10] == dt.date.today().isoformat(), confirmed
+        # as if they had confirmed before the records were published, so a digest has something in it
+        db.execute("UPDATE subscribers SET created = '2024-10-01T08:00:00+08:00', confirmed = '2024-10-01T08:00:00+08:00'")
+        db.commit()
+        db.close()
         # a digest carries a one-click unsubscribe link; POST it as a mail client would (RFC 8058)
         sent = cli("mail", "send", "--dry-run", "--out", mailsite / "dry", "--site", mailsite)
         assert sent.exit_code == 0
@@ -371,3 +397,155 @@ def test_static_subscribe_page_posts_to_the_configured_service(mailsite, tmp_pat
     assert '<option value="en" selected>' in en
     year = (tmp_path / "out" / "years" / "2024" / "index.html").read_text(encoding="utf-8")
     assert 'type="application/rss+xml"' in year and "feeds/all/rss.xml" in year  # no feed of its own: the site's
+
+
+# ------------------------------------------------------------------ exactly once, abuse, tokens
+def _send_process(site):
+    env = dict(os.environ, SOURCE_DATE_EPOCH="1735689600", GAZETTE_SECRET=SECRET)
+    return subprocess.Popen([sys.executable, "-m", "gazette.cli", "mail", "send", "--site", str(site)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_two_senders_at_once_send_each_message_once(mailsite):
+    csv_file = mailsite / "many.csv"
+    csv_file.write_text("email,lang\n" + "".join(f"p{i:03d}@example.com,zh\n" for i in range(60)), encoding="utf-8")
+    assert cli("subscribers", "import", csv_file, "--site", mailsite, epoch=EARLY).exit_code == 0
+    server = Smtp(Inbox(delay=0.01), mailsite.smtp_port)
+    try:
+        # planning and delivery both race: two processes started together
+        procs = [_send_process(mailsite) for _ in range(3)]
+        outputs = [p.communicate(timeout=120) for p in procs]
+    finally:
+        server.stop()
+    for proc, (out, err) in zip(procs, outputs):
+        assert proc.returncode == 0 and "Traceback" not in err and "IntegrityError" not in err, (out, err)
+    counts = server.inbox.per_recipient()
+    assert len(counts) == 60 and set(counts.values()) == {1}, counts
+    queued = sum(int(re.search(r"queued (\d+)", out).group(1)) for out, _ in outputs)
+    assert queued == 60  # each digest planned once, by whichever sender came first
+
+
+def _service(mailsite, *extra):
+    env = dict(os.environ, SOURCE_DATE_EPOCH=EARLY, GAZETTE_SECRET=SECRET)
+    proc = subprocess.Popen([sys.executable, "-m", "gazette.cli", "subscriptions", "serve", "--site", str(mailsite),
+                             "--port", str(mailsite.http_port), *extra], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert "subscription service" in proc.stdout.readline()
+    return proc, f"http://127.0.0.1:{mailsite.http_port}/"
+
+
+def request(method, url, data=None, headers=None):
+    body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, dict(r.headers), r.read().decode("utf-8")
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode("utf-8")
+
+
+def test_the_service_queues_mail_limits_abuse_and_sends_security_headers(mailsite):
+    server = Smtp(Inbox(), mailsite.smtp_port)
+    proc, base = _service(mailsite, "--deliver-every", "0")  # no worker: requests only queue
+    try:
+        status, headers, _ = request("GET", base)
+        assert status == 200
+        assert "default-src 'none'" in headers["Content-Security-Policy"] and headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "no-referrer" and headers["X-Frame-Options"] == "DENY"
+        # another site's page cannot post the form
+        status, _, _ = request("POST", base + "subscribe", {"email": "v@example.com"}, {"Origin": "https://evil.example"})
+        assert status == 403
+        # the gazette's own origin can
+        status, _, _ = request("POST", base + "subscribe", {"email": "v@example.com"}, {"Origin": "https://example.gov.cn"})
+        assert status == 200
+        for _ in range(8):  # a mail bomb against one pending address
+            assert request("POST", base + "subscribe", {"email": "victim@example.com"})[0] == 200
+        time.sleep(0.5)
+        assert server.inbox.messages == []  # nothing is sent inside a request
+        db = sqlite3.connect(mailsite / ".gazette" / "subscribers.sqlite3")
+        pending = db.execute("SELECT email FROM outbox WHERE status = 'pending' ORDER BY email").fetchall()
+        db.close()
+        assert pending == [("v@example.com",), ("victim@example.com",)]  # one confirmation per address
+        # per client: after 20 POSTs a minute, 429
+        statuses = [request("POST", base + "subscribe", {"email": f"x{i}@example.com"})[0] for i in range(15)]
+        assert statuses.count(429) >= 4 and statuses[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    try:
+        sent = cli("mail", "send", "--site", mailsite)
+    finally:
+        server.stop()
+    assert sent.exit_code == 0
+    assert server.inbox.per_recipient()["victim@example.com"] == 1
+
+
+def test_the_service_worker_and_mail_send_share_the_outbox_without_repeats(mailsite):
+    csv_file = mailsite / "many.csv"
+    csv_file.write_text("email,lang\n" + "".join(f"q{i:03d}@example.com,zh\n" for i in range(40)), encoding="utf-8")
+    assert cli("subscribers", "import", csv_file, "--site", mailsite, epoch=EARLY).exit_code == 0
+    server = Smtp(Inbox(delay=0.01), mailsite.smtp_port)
+    plan = cli("mail", "send", "--dry-run", "--out", mailsite / "dry", "--site", mailsite)
+    assert plan.exit_code == 0
+    proc, base = _service(mailsite, "--deliver-every", "0.05")
+    try:
+        sender = _send_process(mailsite)  # plans 40 digests while the worker polls the outbox
+        out, err = sender.communicate(timeout=120)
+        wait_for(lambda: len(server.inbox.messages) >= 40)
+        time.sleep(0.5)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        server.stop()
+    counts = server.inbox.per_recipient()
+    assert len(counts) == 40 and set(counts.values()) == {1}, counts
+
+
+def test_links_expire_rotate_and_do_not_carry_the_address(mailsite, monkeypatch):
+    import base64
+
+    from gazette.mail.digest import CONFIRM_MAX_AGE, Tokens, open_store
+    from gazette.pipeline import load_and_resolve
+
+    site, _ = load_and_resolve(mailsite, pdf=False)
+    tokens = Tokens(SECRET)
+    with open_store(site) as store:
+        _, sub = store.add("reader@example.org", "zh", __import__("gazette.mail.store", fromlist=["Scopes"]).Scopes(), "2024-10-01")
+        sub = store.get(sub.id)
+        link = tokens.make(sub)
+        payload = base64.urlsafe_b64decode(link.split(".")[0] + "==")
+        assert b"@" not in payload and b"reader" not in payload
+        assert tokens.read(link, store).id == sub.id
+        assert tokens.read(link[:-2] + "xx", store) is None
+        # unsubscribe and subscribe again: links from before no longer work
+        store.unsubscribe(sub.id, "2024-11-01")
+        store.add("reader@example.org", "zh", sub.scopes, "2024-12-01", status="pending", resubscribe=True)
+        assert tokens.read(link, store) is None
+        fresh = store.get(sub.id)
+        confirm = tokens.make_confirm(fresh)
+        assert tokens.read(confirm, store, confirm=True).id == sub.id
+        real_time = time.time
+        monkeypatch.setattr(time, "time", lambda: real_time() + CONFIRM_MAX_AGE + 60)
+        assert tokens.read(confirm, store, confirm=True) is None  # a confirmation link expires
+        assert tokens.read(tokens.make(fresh), store) is not None  # made now (in the future): fine
+
+
+@pytest.mark.parametrize("weak", ["a" * 40, "short-secret-123", "abababababababababababababababababab"])
+def test_weak_secrets_are_refused(mailsite, weak):
+    add_subscribers(mailsite)
+    result = CliRunner(env={"GAZETTE_SECRET": weak}).invoke(main, ["mail", "send", "--site", str(mailsite)])
+    assert result.exit_code == 1 and "random secret of at least 32 characters" in result.output
+
+
+def test_internationalised_addresses(mailsite):
+    for addr in ("读者@例子.中国", "user@bücher.example"):
+        result = cli("subscribers", "add", addr, "--site", mailsite, epoch=EARLY)
+        assert result.exit_code == 0, result.output
+    listing = cli("subscribers", "list", "--site", mailsite).output
+    assert "读者@xn--fsqu00a.xn--fiqs8s" in listing and "user@xn--bcher-kva.example" in listing
+    sent, server = send_through(Inbox(), mailsite)
+    assert sent.exit_code == 0, sent.output
+    assert server.inbox.per_recipient() == Counter({"读者@xn--fsqu00a.xn--fiqs8s": 1, "user@xn--bcher-kva.example": 1})
+    raw = dict((to[0], data) for to, data in server.inbox.messages)
+    assert "To: 读者@xn--fsqu00a.xn--fiqs8s".encode() in raw["读者@xn--fsqu00a.xn--fiqs8s"]
+    assert b"To: user@xn--bcher-kva.example" in raw["user@xn--bcher-kva.example"]

@@ -247,3 +247,50 @@ def test_pdf_ua_variant_is_configurable(site_copy, tmp_path):
     root = reader.trailer["/Root"]
     assert root["/MarkInfo"]["/Marked"] and "/StructTreeRoot" in root
     assert "pdfuaid" in root["/Metadata"].get_object().get_data().decode("utf-8")
+
+
+def test_withdrawal_replaces_every_public_copy_and_keeps_the_archive(site_copy, tmp_path):
+    site, out = site_copy, tmp_path / "out"
+    assert run("issue", "release", "2024-04", "--site", site).exit_code == 0
+    v1 = site / "archive" / "issues" / "2024-04" / "v1"
+    v1_pdf = digest(v1 / "gazette-2024-04.pdf")
+    title = "上海市人民政府关于表彰2023年度政务公开工作先进集体的决定"
+    assert any(title in t for t in page_texts(v1 / "gazette-2024-04.pdf"))
+    assert run("build", "--site", site, "--out", out).exit_code == 0
+
+    early = run("issue", "withdraw", "2024-04", "comm-2024-03", "--reason", "误发", "--site", site)
+    assert early.exit_code == 1 and "first remove comm-2024-03 from content/issues/2024-04.yaml" in early.output
+    issue_file = site / "content" / "issues" / "2024-04.yaml"
+    issue_file.write_text(issue_file.read_text(encoding="utf-8").replace(
+        "  - title: {zh: 市政府文件, en: Documents of the Municipal Government}\n    records: [comm-2024-03]\n", ""), encoding="utf-8")
+    record = site / "content" / "records" / "2024" / "comm-2024-03.md"
+    still_public = run("issue", "withdraw", "2024-04", "comm-2024-03", "--reason", "误发", "--site", site)
+    assert still_public.exit_code == 1 and "is still public" in still_public.output
+    record.write_text(record.read_text(encoding="utf-8").replace("disclosure: proactive", "disclosure: not-public"), encoding="utf-8")
+    blocked = run("build", "--site", site, "--out", out)
+    assert blocked.exit_code == 1 and "gazette issue withdraw 2024-04 comm-2024-03" in blocked.output
+
+    done = run("issue", "withdraw", "2024-04", "comm-2024-03", "--reason", "该文件不属于主动公开范围", "--site", site)
+    assert done.exit_code == 0, done.output
+    v2 = site / "archive" / "issues" / "2024-04" / "v2"
+    manifest = json.loads((v2 / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["withdrawal"] == {"record": "comm-2024-03", "date": "2025-01-01", "reason": "该文件不属于主动公开范围", "versions": [1]}
+    assert digest(v1 / "gazette-2024-04.pdf") == v1_pdf  # the archive keeps the earlier bytes
+    assert "comm-2024-03" not in manifest["records"]
+
+    result = run("build", "--site", site, "--out", out)
+    assert result.exit_code == 0, result.output
+    published = out / "issues" / "2024-04"
+    assert digest(published / "v1" / "gazette-2024-04.pdf") == digest(v2 / "gazette-2024-04.pdf")
+    assert digest(published / "gazette-2024-04.pdf") == digest(v2 / "gazette-2024-04.pdf")
+    for pdf in out.rglob("*.pdf"):
+        assert not any(title in t for t in page_texts(pdf)), pdf
+    assert "撤回通知" in "".join(page_texts(published / "gazette-2024-04.pdf"))
+    page = (published / "index.html").read_text(encoding="utf-8")
+    assert "撤回通知：本期原载文件一件已于2025-01-01撤回" in page and "该文件不属于主动公开范围" in page
+    assert "此版本载有已撤回的文件" in page and title not in page
+    assert not (out / "records" / "comm-2024-03").exists()
+    en = (out / "en" / "issues" / "2024-04" / "index.html").read_text(encoding="utf-8")
+    assert "Notice of withdrawal" in en
+    again = run("issue", "withdraw", "2024-04", "comm-2024-03", "--reason", "x", "--site", site)
+    assert again.exit_code == 1 and "already withdrawn" in again.output

@@ -165,10 +165,14 @@ def test_names_and_text_with_markup_stay_text_on_the_search_page(browser, tmp_pa
         assert results(page, server, "search/", "示例代码")
         excerpts = page.locator(".pagefind-ui__result-excerpt").all_inner_texts()
         assert any('<img src=y onerror="window.__pwned=3">' in e for e in excerpts), excerpts
-        page.locator("summary.pagefind-ui__filter-name", has_text="发文机关").click()
-        page.locator("summary.pagefind-ui__filter-name", has_text="主题").click()
-        labels = page.locator(".pagefind-ui__filter-label").all_inner_texts()
         shown = "＜img src=x onerror=＂window.__pwned=1＂＞办公厅＆amp;"  # full-width: reads the same, cannot form markup
+        # every filter group loaded (they arrive per merged bundle), then all of them opened
+        page.wait_for_function("""() => {
+            const texts = [...document.querySelectorAll('.pagefind-ui__filter-label')].map(e => e.textContent);
+            return texts.some(t => t.includes('办公厅')) && texts.some(t => t.includes('政务公开'));
+        }""", timeout=30000)
+        page.evaluate("document.querySelectorAll('details.pagefind-ui__filter-panel, details.pagefind-ui__filter-block').forEach(d => d.open = true)")
+        labels = page.locator(".pagefind-ui__filter-label").evaluate_all("els => els.map(e => e.textContent)")
         assert any(shown in label for label in labels), labels
         assert any("＜b onmouseover=＂window.__pwned=2＂＞政务公开＜/b＞" in label for label in labels), labels
         assert page.locator("#search img, #search b").count() == 0

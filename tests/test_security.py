@@ -365,3 +365,51 @@ def test_attachments_that_would_run_on_the_site_are_refused(site, name):
     assert re.search(rf"act1\.md:10: error: attachments\[0\]\.file: attachment '{re.escape(name)}' is a web document", result.output), result.output
     assert re.search(r"act1\.md:\d+: error: body: the image 'pic\.svg' is a web document", result.output), result.output
     assert not (site / "output").exists()
+
+
+# ------------------------------------------------------------------ signed, verifiable output
+def test_every_build_has_a_manifest_and_a_signed_one_verifies(site, tmp_path):
+    keys = tmp_path / "keys"
+    made = run("keys", "new", "--out", keys)
+    assert made.exit_code == 0, made.output
+    private, public = keys / "gazette-signing.pem", keys / "gazette-signing.pub.pem"
+    assert private.stat().st_mode & 0o777 == 0o600
+    assert run("keys", "new", "--out", site / "keys").exit_code == 1  # never inside a site
+    inside = site / "k.pem"
+    inside.write_bytes(private.read_bytes())
+    refused = run("build", "--site", site, "--no-pdf", "--no-search", "--sign-key", inside)
+    assert refused.exit_code == 1 and "keep private keys outside the site" in refused.output
+    inside.unlink()
+
+    result = run("build", "--site", site, "--no-pdf", "--sign-key", private)
+    assert result.exit_code == 0, result.output
+    out = site / "output"
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {"manifest.json", "manifest.sig"}
+    assert set(manifest["files"]) == files and "index.html" in files
+    assert private.read_bytes() not in all_output_bytes(out)
+    ok = run("verify", out, "--key", public)
+    assert ok.exit_code == 0 and "ok: signature valid; 0 missing, 0 changed, 0 extra" in ok.output, ok.output
+
+    deployed = tmp_path / "deployed"
+    import shutil
+    shutil.copytree(out, deployed)
+    (deployed / "records" / "hfbz-2024-5" / "index.html").write_text("defaced", encoding="utf-8")
+    (deployed / "robots.txt").unlink()
+    (deployed / "extra.html").write_text("<p>planted</p>", encoding="utf-8")
+    bad = run("verify", deployed, "--key", public)
+    assert bad.exit_code == 1
+    for line in ("changed: records/hfbz-2024-5/index.html", "missing: robots.txt", "extra: extra.html"):
+        assert line in bad.output, bad.output
+    # a manifest rewritten to match the defacement no longer matches the signature
+    forged = json.loads((deployed / "manifest.json").read_text(encoding="utf-8"))
+    forged["files"].pop("robots.txt")
+    (deployed / "manifest.json").write_text(json.dumps(forged), encoding="utf-8")
+    assert "signature INVALID" in run("verify", deployed, "--key", public).output
+    other = tmp_path / "other"
+    run("keys", "new", "--out", other)
+    assert "signature INVALID" in run("verify", out, "--key", other / "gazette-signing.pub.pem").output
+    unsigned = tmp_path / "unsigned"
+    assert run("build", "--site", site, "--out", unsigned, "--no-pdf", "--no-search").exit_code == 0
+    assert "manifest.sig is missing" in run("verify", unsigned, "--key", public).output
+    assert run("verify", unsigned).exit_code == 0

@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import jinja2
-from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from .. import i18n, markdown
 from ..errors import GazetteError
@@ -33,7 +33,7 @@ from ..progress import NO_PROGRESS, Progress
 from ..render import theme
 from ..render.urls import Urls
 from ..resolve import is_mailable_targeted
-from .store import SCOPE_KINDS, Scopes, Store, Subscriber, normalize_email
+from .store import SCOPE_KINDS, Scopes, Store, Subscriber, claim_owner, normalize_email
 
 CONFIRM_MAX_AGE = 7 * 24 * 3600
 
@@ -53,33 +53,55 @@ def open_store(site: Site, create: bool = True) -> Store:
     return Store(path, create=create)
 
 
-def secret(site: Site) -> str:
-    name = site.config.subscriptions.secret_env
-    value = os.environ.get(name, "")
-    if len(value) < 16:
-        raise GazetteError(f"set the environment variable {name} to a secret of at least 16 characters: "
+MIN_SECRET_LENGTH = 32
+
+
+def check_secret(name: str, value: str) -> str:
+    """A signing secret strong enough that links cannot be forged: at least 32
+    characters and not a repetition of a few (e.g. `python3 -c "import secrets;
+    print(secrets.token_urlsafe(32))"`)."""
+    if len(value) < MIN_SECRET_LENGTH or len(set(value)) < 10:
+        raise GazetteError(f"set the environment variable {name} to a random secret of at least {MIN_SECRET_LENGTH} "
+                           "characters (e.g. the output of: python3 -c \"import secrets; print(secrets.token_urlsafe(32))\"): "
                            "it signs the links in emails (unsubscribe, confirm, preferences)")
     return value
 
 
+def secret(site: Site) -> str:
+    name = site.config.subscriptions.secret_env
+    return check_secret(name, os.environ.get(name, ""))
+
+
+LINK_MAX_AGE = 400 * 24 * 3600  # unsubscribe and preference links in mails keep working for a year and more
+
+
 class Tokens:
+    """Signed, expiring links.  A token carries the subscriber's id and their
+    current nonce, not the address; the nonce changes on every unsubscribe and
+    re-subscribe, so links from before stop working."""
+
     def __init__(self, secret_key: str):
-        self.plain = URLSafeSerializer(secret_key, salt="gazette-subscriber")
-        self.timed = URLSafeTimedSerializer(secret_key, salt="gazette-confirm")
+        self.links = URLSafeTimedSerializer(secret_key, salt="gazette-subscriber-v2")
+        self.confirms = URLSafeTimedSerializer(secret_key, salt="gazette-confirm-v2")
 
     def make(self, subscriber: Subscriber) -> str:
-        return self.plain.dumps([subscriber.id, subscriber.email_key])
+        return self.links.dumps([subscriber.id, subscriber.token_nonce])
 
     def make_confirm(self, subscriber: Subscriber) -> str:
-        return self.timed.dumps([subscriber.id, subscriber.email_key])
+        return self.confirms.dumps([subscriber.id, subscriber.token_nonce])
 
     def read(self, token: str, store: Store, confirm: bool = False) -> Subscriber | None:
+        import hmac
+
         try:
-            sid, key = (self.timed.loads(token, max_age=CONFIRM_MAX_AGE) if confirm else self.plain.loads(token))
+            serializer, age = (self.confirms, CONFIRM_MAX_AGE) if confirm else (self.links, LINK_MAX_AGE)
+            sid, nonce = serializer.loads(token, max_age=age)
         except (BadSignature, ValueError, TypeError):
             return None
         subscriber = store.get(int(sid)) if isinstance(sid, int) else None
-        return subscriber if subscriber and subscriber.email_key == key else None
+        if subscriber is None or not isinstance(nonce, str) or not hmac.compare_digest(subscriber.token_nonce, nonce):
+            return None
+        return subscriber
 
 
 def validate_audiences(site: Site, audiences: list[str]) -> list[str]:
@@ -220,9 +242,11 @@ def plan_digests(site: Site, store: Store, composer: Composer, dry_run: bool = F
     """Queue one digest per subscriber with something new, all in one transaction."""
     candidates = mail_candidates(site)
     plan = Plan()
-    delivered = store.delivered_map()
     when = site.build_time.isoformat()
     with store.transaction():
+        # read inside the (IMMEDIATE) transaction: a second planner waits for the
+        # first and then sees what it queued, so nothing is queued twice
+        delivered = store.delivered_map()
         next_id = store.next_outbox_id()
         for subscriber in store.all("active"):
             records = records_for(subscriber, candidates, delivered.get(subscriber.id, set()))
@@ -246,8 +270,10 @@ def queue_confirmation(site: Site, store: Store, composer: Composer, subscriber:
 
 
 def wire_bytes(msg: EmailMessage) -> bytes:
-    """The message as it goes over SMTP: CRLF line ends, folded headers."""
-    return msg.as_bytes(policy=email.policy.SMTP)
+    """The message as it goes over SMTP: CRLF line ends, folded headers; UTF-8
+    headers (SMTPUTF8) only for an address with a non-ASCII local part."""
+    utf8 = not str(msg["To"]).isascii()
+    return msg.as_bytes(policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP)
 
 
 def write_dry_run(plan: Plan, folder: Path) -> int:
@@ -262,7 +288,8 @@ def write_dry_run(plan: Plan, folder: Path) -> int:
 class Report:
     sent: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
-    pending: int = 0
+    pending: int = 0  # still to send, and no other sender is on it
+    elsewhere: int = 0  # pending, but being sent by another process right now
     connection_error: str | None = None
 
 
@@ -310,6 +337,8 @@ def deliver(site: Site, store: Store, sender_address: str | None = None, sleep=t
     retries: dict[int, int] = {}
     task = None
     finished = 0
+    owner = claim_owner()
+    lease = max(600.0, 4 * conf.smtp.timeout)
     try:
         queue = list(store.pending())
         task = progress.task("delivering mail", len(queue), "messages")
@@ -320,6 +349,9 @@ def deliver(site: Site, store: Store, sender_address: str | None = None, sleep=t
                 task.advance(done - finished)
                 finished = done
             row = queue[0]
+            if not store.claim(row["id"], owner, time.time(), lease):
+                queue.pop(0)  # another sender (mail send, the service's worker) has it, or it went out
+                continue
             if smtp.client is None:
                 try:
                     smtp.connect()
@@ -333,7 +365,8 @@ def deliver(site: Site, store: Store, sender_address: str | None = None, sleep=t
                     continue
             try:
                 client = smtp.client
-                refused = client.sendmail(envelope_from, [row["email"]], row["raw"])
+                options = [] if row["email"].isascii() else ["SMTPUTF8"]
+                refused = client.sendmail(envelope_from, [row["email"]], row["raw"], mail_options=options)
                 if refused:
                     raise smtplib.SMTPRecipientsRefused(refused)
                 store.mark_sent(row["id"], dt.datetime.now(dt.timezone.utc).isoformat())
@@ -354,10 +387,11 @@ def deliver(site: Site, store: Store, sender_address: str | None = None, sleep=t
                 _fail_or_retry(store, report, retries, row, 421, str(exc) or type(exc).__name__, queue, conf, sleep, smtp)
     finally:
         smtp.close()
+        store.release(owner)
         if task is not None:
             task.advance(max(0, report.sent + len(report.failed) - finished))
             task.close()
-    report.pending = len(store.pending())
+    report.pending, report.elsewhere = store.pending_counts(owner, time.time())
     return report
 
 

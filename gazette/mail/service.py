@@ -6,19 +6,29 @@
     POST /unsubscribe?token=   RFC 8058 one-click (List-Unsubscribe=One-Click)
     GET/POST /manage?token=    language and scopes
 
-Every link carries a signed token; a bad one gets a clear error page.  It
-shares the SQLite store with `gazette mail send`; confirmation mail goes
-through the same outbox.
+Every link carries a signed, expiring token; a bad one gets a clear error
+page.  It shares the SQLite store with `gazette mail send`; confirmation mail
+is queued in the same outbox and never sent inside a request: a worker thread
+of the service (and any `gazette mail send`) delivers it, and the outbox's
+claims keep every message to one sender.
+
+Abuse: one confirmation per address per CONFIRM_INTERVAL, a limit of POSTs per
+client per minute, POSTs from other sites refused (Origin), the same answer in
+the same time whether an address is known or not, and security headers on
+every response.
 """
 from __future__ import annotations
 
 import html
+import threading
+import time
+from collections import defaultdict, deque
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, request
 
 from .. import i18n, resources
-from ..errors import GazetteError
 from ..schema import RECORD_TYPES
 from .digest import Composer, Tokens, deliver, open_store, queue_confirmation, secret, validate_scopes
 from .store import SCOPE_KINDS, Scopes, normalize_email
@@ -32,7 +42,59 @@ button{{background:#a8201a;color:#fff;border:0;padding:.5rem 1rem;font:inherit}}
 
 
 
-def create_app(site_dir: Path) -> Flask:
+CONFIRM_INTERVAL = 600.0  # seconds between two confirmation mails to one address
+POSTS_PER_MINUTE = 20  # per client address
+MIN_SUBSCRIBE_SECONDS = 0.25  # every answer to /subscribe takes at least this long
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",  # links carry tokens: never pass them on
+    "Cache-Control": "no-store",
+}
+
+
+class RateLimits:
+    """In-memory sliding windows: per client for POSTs, per address for confirmations."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.posts: dict[str, deque] = defaultdict(deque)
+        self.confirms: dict[str, float] = {}
+
+    def allow_post(self, client: str) -> bool:
+        now = self.clock()
+        with self.lock:
+            window = self.posts[client]
+            while window and window[0] <= now - 60:
+                window.popleft()
+            if len(window) >= POSTS_PER_MINUTE:
+                return False
+            window.append(now)
+            return True
+
+    def allow_confirmation(self, email_key: str) -> bool:
+        now = self.clock()
+        with self.lock:
+            last = self.confirms.get(email_key)
+            if last is not None and now - last < CONFIRM_INTERVAL:
+                return False
+            self.confirms[email_key] = now
+            return True
+
+
+def _origins(site) -> set[str]:
+    out = set()
+    for url in (site.config.base_url, site.config.subscriptions.service_url):
+        if url:
+            parts = urlsplit(url)
+            out.add(f"{parts.scheme}://{parts.netloc}".lower())
+    return out
+
+
+def create_app(site_dir: Path, clock=None) -> Flask:
     from ..pipeline import load_and_resolve
 
     site, _ = load_and_resolve(Path(site_dir), pdf=False)
@@ -40,6 +102,30 @@ def create_app(site_dir: Path) -> Flask:
     composer = Composer(site, tokens, resources.builtin_theme())
     app = Flask("gazette.subscriptions")
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    limits = RateLimits()
+    origins = _origins(site)
+
+    def now_iso() -> str:
+        """The time of the request (not the site's build time), in the site's zone."""
+        import datetime as dt
+
+        return dt.datetime.now(site.build_time.tzinfo).replace(microsecond=0).isoformat()
+
+    @app.before_request
+    def guard():
+        if request.method == "POST":
+            origin = request.headers.get("Origin")
+            if origin and origin.lower() not in origins and origin.lower() != request.host_url.rstrip("/").lower():
+                return error("this form must be sent from the gazette's own site", site.default_lang, 403)
+            if not limits.allow_post(request.remote_addr or "?"):
+                return error("too many requests; try again in a minute", site.default_lang, 429)
+        return None
+
+    @app.after_request
+    def headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
 
     def lang_of(value: str | None) -> str:
         return value if value in site.languages else site.default_lang
@@ -49,7 +135,7 @@ def create_app(site_dir: Path) -> Flask:
 
     def page(title: str, body: str, lang: str, status: int = 200):
         text = PAGE.format(lang=lang, title=html.escape(title), site=html.escape(site.text(site.config.title, lang)), body=body)
-        return text, status, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+        return text, status, {"Content-Type": "text/html; charset=utf-8"}
 
     def error(message: str, lang: str, status: int = 400):
         return page(say("error", lang), f'<p class="error">{html.escape(message)}</p>', lang, status)
@@ -89,6 +175,13 @@ def create_app(site_dir: Path) -> Flask:
 
     @app.post("/subscribe")
     def subscribe():
+        started = time.monotonic()
+        try:
+            return subscribe_once()
+        finally:  # known, unknown, pending: every answer takes the same time
+            time.sleep(max(0.0, MIN_SUBSCRIBE_SECONDS - (time.monotonic() - started)))
+
+    def subscribe_once():
         lang = lang_of(request.form.get("lang"))
         try:
             email, _ = normalize_email(request.form.get("email", ""))
@@ -98,15 +191,12 @@ def create_app(site_dir: Path) -> Flask:
         problems = validate_scopes(site, scopes)
         if problems:
             return error(f"{say('bad_input', lang)} {'; '.join(problems)}", lang)
-        s = store()
-        try:
-            when = site.build_time.isoformat()
-            outcome, subscriber = s.add(email, lang, scopes, when, status="pending", resubscribe=True)
-            if outcome != "exists" or subscriber.status == "pending":
+        with store() as s:
+            outcome, subscriber = s.add(email, lang, scopes, now_iso(), status="pending", resubscribe=True)
+            if (outcome != "exists" or subscriber.status == "pending") and limits.allow_confirmation(subscriber.email_key):
+                # queued only: the worker (or `gazette mail send`) delivers it
                 queue_confirmation(site, s, composer, s.get(subscriber.id))
-                deliver(site, s)
-        finally:
-            s.close()
+                wake.set()
         # the same answer whether or not the address was known: no address probing
         return page(say("subscribe", lang), f"<p>{say('check_inbox', lang)}</p>", lang)
 
@@ -117,7 +207,7 @@ def create_app(site_dir: Path) -> Flask:
             subscriber = tokens.read(request.args.get("token", ""), s, confirm=True)
             if subscriber is None:
                 return error(say("bad_link", site.default_lang), site.default_lang)
-            s.confirm(subscriber.id, site.build_time.isoformat())
+            s.confirm(subscriber.id, now_iso())
             return page(say("confirmed", subscriber.lang), f"<p>{say('confirmed', subscriber.lang)}</p>", subscriber.lang)
         finally:
             s.close()
@@ -134,7 +224,7 @@ def create_app(site_dir: Path) -> Flask:
                 body = (f"<p>{say('unsubscribe_q', lang)}</p><form method=\"post\"><input type=\"hidden\" "
                         f"name=\"List-Unsubscribe\" value=\"One-Click\"><button type=\"submit\">{i18n.t('unsubscribe', lang)}</button></form>")
                 return page(i18n.t("unsubscribe", lang), body, lang)
-            s.unsubscribe(subscriber.id, site.build_time.isoformat())
+            s.unsubscribe(subscriber.id, now_iso())
             return page(i18n.t("unsubscribe", lang), f"<p>{say('unsubscribed', lang)}</p>", lang)
         finally:
             s.close()
@@ -163,6 +253,10 @@ def create_app(site_dir: Path) -> Flask:
         finally:
             s.close()
 
+    wake = threading.Event()
+    app.config["gazette.wake"] = wake
+    app.config["gazette.site"] = site
+
     @app.errorhandler(413)
     def too_large(_):
         return error("request too large", site.default_lang, 413)
@@ -178,16 +272,41 @@ def create_app(site_dir: Path) -> Flask:
     return app
 
 
-def serve(site_dir: Path, host: str, port: int) -> None:
+def delivery_worker(app: Flask, interval: float, stop: threading.Event) -> threading.Thread:
+    """Delivers the outbox outside requests: when a confirmation is queued, and
+    every `interval` seconds for whatever else is pending."""
+    site, wake = app.config["gazette.site"], app.config["gazette.wake"]
+
+    def loop():
+        while not stop.is_set():
+            wake.wait(interval)
+            wake.clear()
+            if stop.is_set():
+                break
+            try:
+                with open_store(site) as s:
+                    deliver(site, s)
+            except Exception as exc:  # keep serving; the next round retries
+                print(f"delivery: {type(exc).__name__}: {exc}", flush=True)
+
+    thread = threading.Thread(target=loop, name="gazette-delivery", daemon=True)
+    thread.start()
+    return thread
+
+
+def serve(site_dir: Path, host: str, port: int, deliver_every: float = 30.0) -> None:
     from werkzeug.serving import make_server
 
-    try:
-        app = create_app(site_dir)
-    except GazetteError:
-        raise
+    app = create_app(site_dir)
     server = make_server(host, port, app, threaded=True)
+    stop = threading.Event()
+    if deliver_every > 0:
+        delivery_worker(app, deliver_every, stop)
     print(f"subscription service for {site_dir} at http://{host}:{server.server_port}/ (Ctrl+C to stop)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+    finally:
+        stop.set()
+        app.config["gazette.wake"].set()

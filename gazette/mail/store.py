@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS subscribers (
   created TEXT NOT NULL,
   confirmed TEXT,
   unsubscribed TEXT,
-  audiences TEXT NOT NULL DEFAULT '[]'
+  audiences TEXT NOT NULL DEFAULT '[]',
+  token_nonce TEXT
 );
 CREATE TABLE IF NOT EXISTS outbox (
   id INTEGER PRIMARY KEY,
@@ -45,7 +46,9 @@ CREATE TABLE IF NOT EXISTS outbox (
   attempts INTEGER NOT NULL DEFAULT 0,
   last_error TEXT,
   created TEXT NOT NULL,
-  sent TEXT
+  sent TEXT,
+  claimed_by TEXT,
+  claimed_until REAL
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(status, id);
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -57,15 +60,38 @@ CREATE TABLE IF NOT EXISTS deliveries (
 """
 
 
+_EAI_LOCAL_BAD = set('"(),:;<>@[\\] ')
+
+
 def normalize_email(value: str) -> tuple[str, str]:
-    """-> (address as given, trimmed; comparison key).  Raises ValueError."""
+    """-> (address, trimmed, with an internationalised domain in its ASCII
+    (punycode) form; comparison key).  Internationalised addresses are
+    accepted: 张三@例子.中国 becomes 张三@xn--fsqu00a.xn--fiqs8s, and a
+    non-ASCII local part is sent with SMTPUTF8.  Raises ValueError."""
     if not isinstance(value, str):
         raise ValueError("not an email address")
     email = value.strip()
-    if any(c in email for c in "\r\n\0") or not _EMAIL_RE.match(email) or len(email) > 254:
-        raise ValueError(f"'{email[:80]}' is not a valid email address")
+    bad = ValueError(f"'{email[:80]}' is not a valid email address")
+    if not email or any(ord(c) < 0x20 or ord(c) == 0x7F for c in email) or "@" not in email:
+        raise bad
     local, _, domain = email.rpartition("@")
-    return email, f"{local}@{domain}".lower()
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise bad from None
+    if local.isascii():
+        candidate = f"{local}@{domain}"
+        if not _EMAIL_RE.match(candidate):
+            raise bad
+    else:
+        if (any(c in _EAI_LOCAL_BAD or c.isspace() for c in local) or len(local.encode("utf-8")) > 64
+                or not _EMAIL_RE.match(f"x@{domain}")):
+            raise bad
+        candidate = f"{local}@{domain}"
+    if len(candidate.encode("utf-8")) > 254:
+        raise bad
+    return candidate, candidate.lower()
 
 
 @dataclass
@@ -109,12 +135,15 @@ class Subscriber:
     # audience tags an editor enrolled this address in (CLI or import): the only
     # way to receive targeted records; never set through the public service
     audiences: list[str] = field(default_factory=list)
+    # random, changed on every unsubscribe and re-subscribe: links signed with an
+    # earlier nonce stop working (tokens carry the id and this, never the address)
+    token_nonce: str = ""
 
     @classmethod
     def from_row(cls, row) -> "Subscriber":
         return cls(row["id"], row["email"], row["email_key"], row["lang"], Scopes.from_json(row["scopes"]),
                    row["status"], row["created"], row["confirmed"], row["unsubscribed"],
-                   sorted(json.loads(row["audiences"] or "[]")))
+                   sorted(json.loads(row["audiences"] or "[]")), row["token_nonce"] or "")
 
 
 class Store:
@@ -134,14 +163,28 @@ class Store:
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.executescript(SCHEMA)
-            columns = {r[1] for r in self.db.execute("PRAGMA table_info(subscribers)")}
-            if "audiences" not in columns:  # a database from before audiences were editor-only
-                self.db.execute("ALTER TABLE subscribers ADD COLUMN audiences TEXT NOT NULL DEFAULT '[]'")
+            self._migrate()
         except sqlite3.DatabaseError as exc:
             raise GazetteError(f"cannot open the subscriber database {self.path}: {exc}") from None
 
+    def _migrate(self) -> None:
+        """Columns added since the first release, for databases made before them."""
+        added = {"subscribers": [("audiences", "TEXT NOT NULL DEFAULT '[]'"), ("token_nonce", "TEXT")],
+                 "outbox": [("claimed_by", "TEXT"), ("claimed_until", "REAL")]}
+        for table, columns in added.items():
+            have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            for name, decl in columns:
+                if name not in have:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+
     def close(self) -> None:
         self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def transaction(self):
         return _Transaction(self.db)
@@ -149,7 +192,15 @@ class Store:
     # ------------------------------------------------------------ subscribers
     def get(self, subscriber_id: int) -> Subscriber | None:
         row = self.db.execute("SELECT * FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
+        if row is not None and not row["token_nonce"]:
+            self.rotate_nonce(subscriber_id)
+            row = self.db.execute("SELECT * FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
         return Subscriber.from_row(row) if row else None
+
+    def rotate_nonce(self, subscriber_id: int) -> None:
+        import secrets
+
+        self.db.execute("UPDATE subscribers SET token_nonce = ? WHERE id = ?", (secrets.token_hex(8), subscriber_id))
 
     def find(self, email: str) -> Subscriber | None:
         _, key = normalize_email(email)
@@ -175,6 +226,7 @@ class Store:
                 return "exists", existing
             self.db.execute("UPDATE subscribers SET lang = ?, scopes = ?, status = ?, confirmed = ?, unsubscribed = NULL WHERE id = ?",
                             (lang, scopes.to_json(), status, when if status == "active" else None, existing.id))
+            self.rotate_nonce(existing.id)
             return "updated", self.get(existing.id)
         cur = self.db.execute(
             "INSERT INTO subscribers (email, email_key, lang, scopes, status, created, confirmed) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -188,6 +240,7 @@ class Store:
     def unsubscribe(self, subscriber_id: int, when: str) -> None:
         self.db.execute("UPDATE subscribers SET status = 'unsubscribed', unsubscribed = ? WHERE id = ? AND status != 'unsubscribed'",
                         (when, subscriber_id))
+        self.rotate_nonce(subscriber_id)
 
     def set_audiences(self, subscriber_id: int, audiences: list[str]) -> None:
         """Editors only (CLI, import): the targeted records this address may receive."""
@@ -212,6 +265,35 @@ class Store:
         self.db.executemany("INSERT INTO deliveries (subscriber_id, record_id, outbox_id) VALUES (?, ?, ?)",
                             [(subscriber.id, rid, cur.lastrowid) for rid in record_ids])
         return cur.lastrowid
+
+    def claim(self, outbox_id: int, owner: str, now: float, lease: float) -> bool:
+        """Take a pending message for sending.  Only one sender holds it at a
+        time: a claim ends when its holder marks the message, releases it, dies
+        (local holders are checked) or lets the lease run out."""
+        row = self.db.execute("SELECT claimed_by, claimed_until FROM outbox WHERE id = ? AND status = 'pending'",
+                              (outbox_id,)).fetchone()
+        if row is None:
+            return False
+        holder = row["claimed_by"]
+        if holder and holder != owner and (row["claimed_until"] or 0) > now and _holder_alive(holder):
+            return False
+        cur = self.db.execute("UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id = ? AND status = 'pending' "
+                              "AND (claimed_by IS ? OR claimed_by = ?)", (owner, now + lease, outbox_id, holder, owner))
+        return cur.rowcount == 1
+
+    def pending_counts(self, owner: str, now: float) -> tuple[int, int]:
+        """-> (pending and free or ours, pending and held by another live sender)."""
+        free = held = 0
+        for row in self.db.execute("SELECT claimed_by, claimed_until FROM outbox WHERE status = 'pending'"):
+            holder = row["claimed_by"]
+            if holder and holder != owner and (row["claimed_until"] or 0) > now and _holder_alive(holder):
+                held += 1
+            else:
+                free += 1
+        return free, held
+
+    def release(self, owner: str) -> None:
+        self.db.execute("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ? AND status = 'pending'", (owner,))
 
     def pending(self, limit: int | None = None) -> list[sqlite3.Row]:
         sql = "SELECT id, email, message_id, raw, attempts FROM outbox WHERE status = 'pending' ORDER BY id"
@@ -255,3 +337,38 @@ class _Transaction:
         return False
 
 
+def claim_owner() -> str:
+    """host:pid:start of this process: a claim's holder, checkable for liveness."""
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def _start_time(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+def _holder_alive(holder: str) -> bool:
+    """False only when the holder is a process of this host that is gone."""
+    import socket
+
+    host, _, rest = holder.partition(":")
+    pid, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine: trust its lease
+    if start == "?":  # no /proc: is the process there at all?
+        import os
+
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return _start_time(int(pid)) == start

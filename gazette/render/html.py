@@ -137,7 +137,7 @@ class HtmlRenderer:
             "validity": lambda r: validity(r, site.build_date),
             "record_types": RECORD_TYPES,
             "record_pdf": (lambda r, l: url(record_pdf_path(r.id, l, urls))) if self.pdf else (lambda r, l: None),
-            "issue_pdfs": lambda issue: self.issue_pdfs(issue, url),
+            "issue_pdfs": lambda issue: self.issue_pdfs(issue, url, lang),
             "releases": site.releases,
             # a listing's own feed, else the whole site's
             "page_feed": self.feed_of_page.get((lang, page.path)) or self.site_feed.get(lang),
@@ -148,14 +148,25 @@ class HtmlRenderer:
             **page.ctx,
         }
 
-    def issue_pdfs(self, issue: Issue, url) -> dict:
+    def issue_pdfs(self, issue: Issue, url, lang: str | None = None) -> dict:
         """Links to an issue's PDFs: every released version, or the current rendering."""
         site, urls = self.site, self.urls
         base = urls.issue(issue.key, site.default_lang)
         versions = site.releases.get(issue.key, [])
         if versions:
+            from ..archive import withdrawal_notice, withdrawn_versions
+
+            lang = lang or site.default_lang
+            replaced = withdrawn_versions(versions)
+
+            def erratum(v):
+                w = v.manifest.get("withdrawal")
+                return withdrawal_notice(w["date"], w["reason"], lang) if isinstance(w, dict) else v.erratum
+
             return {"current": [(n, url(base + n)) for n in versions[-1].pdfs],
-                    "versions": [{"number": v.number, "released": v.released[:10], "erratum": v.erratum,
+                    "versions": [{"number": v.number, "released": v.released[:10], "erratum": erratum(v),
+                                  "withdrawal": isinstance(v.manifest.get("withdrawal"), dict),
+                                  "replaced": v.number in replaced,
                                   "files": [(n, url(f"{base}v{v.number}/{n}")) for n in v.pdfs]} for v in reversed(versions)]}
         if not self.pdf:
             return {"current": [], "versions": []}
