@@ -53,7 +53,7 @@ fi
 pip_stamp="$(sha256sum pyproject.toml | cut -c1-64)"
 if [ "$(cat "$VENV/.gazette-pip" 2>/dev/null)" != "$pip_stamp" ] || ! "$VENV/bin/python" -c 'import gazette, weasyprint, pytest' >/dev/null 2>&1; then
   echo "setup: installing gazette and its test dependencies into $VENV (pip)"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --use-pep517 -e '.[test]'
   echo "$pip_stamp" > "$VENV/.gazette-pip"
 fi
 

@@ -36,10 +36,14 @@ def main() -> None:
 
     site_obj, _ = load_and_resolve(site, pdf=False)
     renderer = HtmlRenderer(site_obj, resources.builtin_theme(), search=False)
-    sandboxed = renderer.env
+    from jinja2.sandbox import SandboxedEnvironment
+
+    sandboxed = SandboxedEnvironment(loader=theme.theme_loader(site_obj.root, site_obj.config.theme, resources.builtin_theme()),
+                                     autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    sandboxed.filters.update(renderer.env.filters)
     plain = jinja2.Environment(loader=theme.theme_loader(site_obj.root, site_obj.config.theme, resources.builtin_theme()),
                                autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    plain.filters.update(sandboxed.filters)
+    plain.filters.update(renderer.env.filters)
     pages = list(renderer.pages())
     times: dict[str, list[float]] = {"sandboxed": [], "plain": []}
     for _ in range(args.rounds):

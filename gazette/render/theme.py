@@ -27,9 +27,19 @@ def theme_loader(site_root: Path, theme: str, builtin: Path) -> jinja2.BaseLoade
     return jinja2.ChoiceLoader(loaders)
 
 
-def environment(site_root: Path, theme: str, builtin: Path, autoescape=True) -> SandboxedEnvironment:
-    """The sandboxed environment every page, PDF and mail template renders in."""
-    return SandboxedEnvironment(
+def has_own_templates(site_root: Path, theme: str) -> bool:
+    return (site_root / "themes" / theme / "templates").is_dir()
+
+
+def environment(site_root: Path, theme: str, builtin: Path, autoescape=True) -> jinja2.Environment:
+    """The environment every page, PDF and mail template renders in.
+
+    Sandboxed whenever the site brings templates of its own (they may come
+    from anyone).  The built-in theme ships inside the gazette package and is
+    trusted, so a site that only uses it renders without the sandbox's cost
+    (measured: +45% render time on 10,000 records, benchmarks/sandbox_bench.py)."""
+    cls = SandboxedEnvironment if has_own_templates(site_root, theme) else jinja2.Environment
+    return cls(
         loader=theme_loader(site_root, theme, builtin),
         autoescape=autoescape,
         undefined=jinja2.StrictUndefined,
