@@ -141,6 +141,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "search_label": {"zh": "搜索公报文件", "en": "Search the gazette"},
     "search_placeholder": {"zh": "输入关键词或发文字号", "en": "Words or a document number"},
     "docno_hit": {"zh": "发文字号匹配", "en": "Document number match"},
+    "no_exact_match": {"zh": "没有完全匹配的结果；以下结果只包含其中部分词语。", "en": "No exact match; the results below contain some of the words."},
     "search_needs_js": {"zh": "搜索需要启用浏览器的 JavaScript。", "en": "Search needs JavaScript enabled in your browser."},
     "pf_clear_search": {"zh": "清除", "en": "Clear"},
     "pf_load_more": {"zh": "加载更多结果", "en": "Load more results"},

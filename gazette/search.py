@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -34,9 +33,12 @@ _BRACKETS = str.maketrans({"[": "〔", "]": "〕", "［": "〔", "］": "〕", "
 
 
 def normalize_doc_number(text: str) -> str:
-    """沪府办字〔2024〕5号, 沪府办字[2024]5号 and 沪府办字（2024）5 are one number."""
+    """沪府办字〔2024〕5号, 沪府办字[2024]5号, 沪府办字（2024）5, 沪府办字2024年5号 and
+    沪府办字2024年第5号 are one number (search.js applies the same rule)."""
     text = normalize_width(text or "").translate(_BRACKETS)
     text = re.sub(r"\s+", "", text)
+    text = re.sub(r"(?<!〔)(\d{4})年第?(\d+)", r"〔\1〕\2", text)
+    text = re.sub(r"〔(\d{4})〕第(\d+)", r"〔\1〕\2", text)
     return re.sub(r"号$", "", text)
 
 
@@ -104,25 +106,66 @@ def _index_year(folder: Path, year: int, files: list[str], cache_dir: Path | Non
 
 
 def _bundle_key(folder: Path, files: list[str]) -> str:
-    h = hashlib.sha256(_version().encode())
+    h = hashlib.sha256((_version() + INDEX_TRANSFORM).encode())
     for rel in files:
         h.update(rel.encode() + b"\0" + hashlib.sha256((folder / rel).read_bytes()).digest())
     return h.hexdigest()[:24]
 
 
+# Chinese search: Pagefind segments Chinese with a dictionary when it indexes,
+# and the browser segments the query with a different one (Intl.Segmenter), so
+# a name or a word split differently in its context was never found.  gazette
+# makes both sides agree by construction: every Han character is its own token
+# (a space on either side) in the index-only copy of each page that Pagefind
+# reads, and the search page applies the same rule to the query
+# (static/search.js, spaceHan) and asks for the characters as an exact phrase.
+# Published pages are not changed; metadata and filters Pagefind shows are
+# attribute values, which this leaves alone.
+HAN = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_HAN_RE = re.compile(f"([{HAN}])")
+# a space before every Han character that follows anything but a space, and
+# after one that is followed by a letter or digit: punctuation stays glued to
+# the character before it, so it never takes a word position of its own
+_BEFORE_HAN = re.compile(f"(?<=\\S)(?=[{HAN}])")
+_HAN_BEFORE_ALNUM = re.compile(f"(?<=[{HAN}])(?=[0-9A-Za-z])")
+_TOKEN_RE = re.compile(r"(<script\b.*?</script>|<style\b.*?</style>|<!--.*?-->|<[^>]*>)", re.S | re.I)
+INDEX_TRANSFORM = "han-unigram-3"
+
+
+def space_han(text: str) -> str:
+    """Each Han character as a word of its own (the rule search.js applies to queries)."""
+    return _HAN_BEFORE_ALNUM.sub(" ", _BEFORE_HAN.sub(" ", text))
+
+
+# Punctuation in Chinese text: Pagefind gives every word a position, and a
+# punctuation mark split off by its segmenter is a word, while the browser drops
+# punctuation from a query; so "措施（样例）" typed or pasted would never be
+# found as a phrase.  The index copy has such punctuation as spaces (excerpts
+# show Chinese text without it).
+_CJK_PUNCT = re.compile(f"[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65\u2018-\u201f\u2026\u00b7\u2013\u2014]"
+                        f"|(?<=[{HAN}])[^\\w\\s]|[^\\w\\s](?=[{HAN}])")
+
+
+def index_document(html: str) -> str:
+    """The copy of a page that Pagefind indexes: Han characters spaced in text,
+    punctuation around them blanked, markup untouched."""
+    parts = _TOKEN_RE.split(html)
+    for i in range(0, len(parts), 2):  # even parts are text between tags
+        if _HAN_RE.search(parts[i]):
+            parts[i] = space_han(_CJK_PUNCT.sub(" ", parts[i]))
+    return "".join(parts)
+
+
 def _run_pagefind(folder: Path, files: list[str], destination: Path) -> None:
-    """Pagefind over just these pages: hard links in a mirror keep their URLs."""
+    """Pagefind over index copies of just these pages, at their own paths (so URLs match)."""
     # inside the folder being built: a killed build leaves it in the staging
     # folder, which the next build clears, never beside the site
     with tempfile.TemporaryDirectory(dir=folder, prefix=".pagefind-") as tmp:
         mirror = Path(tmp)
         for rel in files:
-            link = mirror / rel
-            link.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(folder / rel, link)
-            except OSError:
-                shutil.copyfile(folder / rel, link)
+            copy = mirror / rel
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(index_document((folder / rel).read_text(encoding="utf-8")), encoding="utf-8")
         proc = subprocess.run([*pagefind_command(), "--site", str(mirror), "--output-path", str(destination)],
                               capture_output=True, text=True)
     if proc.returncode != 0:

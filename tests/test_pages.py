@@ -34,7 +34,7 @@ def test_policy_page_shows_official_metadata(edge):
                      "生效日期", "2024年12月15日", "有效性", "现行有效", "2024年第12期", "政务公开", "市民",
                      "主题分类", "综合政务"):
         assert expected in text, expected
-    assert re.search(r'<h1 data-pagefind-weight="\d+">样例市新版管理办法</h1>', html)
+    assert re.search(r'<h1 data-pagefind-weight="\d+" data-pagefind-meta="title:样例市新版管理办法">样例市新版管理办法</h1>', html)
 
 
 def test_markdown_body_tables_and_cjk_line_breaks(edge):
@@ -84,10 +84,10 @@ def test_consultation_open_and_closed(edge):
 
 def test_appointments_table_commendation_and_faq(edge):
     appt = page(edge, "records/appt-2024-12/")
-    assert re.search(r"<td>任命</td><td>张三</td><td>样例局局长</td>", appt)
-    assert re.search(r"<td>免去</td><td>李四</td><td>样例局副局长</td><td>样例局</td>", appt)
+    assert re.search(r"<td>任命</td><td data-pagefind-weight=\"5\">张三</td><td>样例局局长</td>", appt)
+    assert re.search(r"<td>免去</td><td data-pagefind-weight=\"5\">李四</td><td>样例局副局长</td><td>样例局</td>", appt)
     appt_en = page(edge, "en/records/appt-2024-12/")
-    assert re.search(r"<td>Appointed</td><td>Zhang San</td>", appt_en)
+    assert re.search(r"<td>Appointed</td><td data-pagefind-weight=\"5\">Zhang San</td>", appt_en)
     comm = main_text(page(edge, "records/comm-2024-12/"))
     assert "样例区政务服务中心" in comm and "先进个人" in comm
     faq = page(edge, "records/p-new-faq/")

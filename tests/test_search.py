@@ -60,7 +60,11 @@ def test_non_public_text_never_reaches_the_index(built):
 
 def test_results_merge_every_year_and_an_unchanged_year_keeps_its_index(browser, servers, tmp_path):
     server, page = servers("edge"), browser.new_page()
-    hrefs = results(page, server, "search/", "样例市")
+    results(page, server, "search/", "样例市")
+    while page.locator("button.pagefind-ui__button").count():  # every result, not the first page of them
+        page.locator("button.pagefind-ui__button").click()
+        page.wait_for_timeout(200)
+    hrefs = [a.get_attribute("href") for a in page.query_selector_all(".pagefind-ui__result-link")]
     assert any(h.endswith("/records/p-repealed/") for h in hrefs)  # 2022
     assert any(h.endswith("/records/p-old/") for h in hrefs)  # 2023
     assert any(h.endswith("/records/p-new/") for h in hrefs)  # 2024
@@ -121,22 +125,68 @@ def test_no_result_from_a_non_public_record(browser, servers):
     page.close()
 
 
-def test_recall_on_the_bundled_gazette(browser, tmp_path):
-    """The recall tool (benchmarks/search_recall.py) on the bundled gazette: every
-    document number first, and most title and body words in the top 10."""
+def test_search_quality_on_the_bundled_gazette(browser, tmp_path):
+    """The search-quality benchmark (benchmarks/search_recall.py) on the bundled
+    gazette, held to issue 10's targets for Chinese, the language of the originals."""
     import sys
 
     from conftest import ROOT
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from search_recall import measure
+    from search_recall import TARGETS, measure
 
     data = measure(ROOT, top=10, out_dir=tmp_path / "out", browser=browser)
-    hits = data["hits"]
-    first, _, total = hits[("zh", "doc_number")]
-    assert total == 4 and first == total
-    words = [v for (lang, kind), v in hits.items() if kind != "doc_number"]
-    in_top = sum(v[1] for v in words) / sum(v[2] for v in words)
-    assert in_top >= 0.85, data["misses"]
+    for (lang, kind), (first, intop, n) in sorted(data["hits"].items()):
+        if lang != "zh":
+            continue
+        how, target = TARGETS[kind]
+        got = first / n if how == "first" else intop / n
+        assert got >= target, (kind, got, [m for m in data["misses"] if m[1] == kind])
+    assert {k for (lang, k) in data["hits"] if lang == "zh"} >= {"doc_number", "title", "fragment", "name", "issuer", "body", "absent"}
+
+
+def _query(page, server, path, q):
+    page.goto(server.url + path + "?q=" + quote(q))
+    page.wait_for_selector(".pagefind-ui__message", timeout=15000)
+    page.wait_for_timeout(400)
+    return [a.get_attribute("href") for a in page.query_selector_all(".pagefind-ui__result-link")]
+
+
+def test_what_readers_type_finds_what_they_mean(browser, servers):
+    server, page = servers("bundled"), browser.new_page()
+    for name in ("王晓明", "王晓明等同志", "晓明", "李静"):  # a name out of any dictionary, in context or not
+        hrefs = _query(page, server, "search/", name)
+        assert hrefs and hrefs[0].endswith("/records/appt-2024-04-01/"), (name, hrefs)
+    hrefs = _query(page, server, "search/", "外商")  # a two-character title fragment
+    assert any(h.endswith("/records/fdi-2024-3/") for h in hrefs), hrefs
+    hrefs = _query(page, server, "search/", "若干措施（样例）")  # pasted with its punctuation
+    assert hrefs and hrefs[0].endswith("/records/fdi-2024-3/"), hrefs
+    for absent in ("未来文件", "营商环境", "TARGETED-SECRET-9911", "样例市市长"):
+        assert _query(page, server, "search/", absent) == [], absent
+    marks = page.locator(".pagefind-ui__result-excerpt mark")
+    _query(page, server, "search/", "政务公开")
+    assert set(marks.all_inner_texts()) == {"政务公开"}  # highlights mark the query, not its characters
+    # a document number as readers write it
+    page.goto(server.url + "search/?q=" + quote("沪府办字2024年5号"))
+    page.wait_for_selector("#docno-hit:not([hidden]) a", timeout=15000)
+    assert page.locator("#docno-hit a").first.get_attribute("href").endswith("/records/hfbz-2024-5/")
+    page.close()
+
+
+def test_the_english_search_page_speaks_english(browser, servers):
+    import re as _re
+
+    server, page = servers("edge"), browser.new_page()
+    _query(page, server, "en/search/", "Sample")
+    page.wait_for_timeout(500)
+    ui = page.locator("#search").inner_text()
+    groups = page.locator(".pagefind-ui__filter-name").all_inner_texts()
+    assert groups and not any(_re.search(r"[\u4e00-\u9fff]", g) for g in groups), groups
+    labels = page.locator(".pagefind-ui__filter-label").evaluate_all("els => els.map(e => e.textContent)")
+    interface = [page.locator("main h1").inner_text(), page.locator(".pagefind-ui__message").inner_text(),
+                 page.locator("#search input[type=text]").get_attribute("placeholder") or "", *labels]
+    assert labels and not any(_re.search(r"[\u4e00-\u9fff]", text) for text in interface), interface
+    assert "results for Sample" in ui
+    page.close()
 
 
 def test_names_and_text_with_markup_stay_text_on_the_search_page(browser, tmp_path):
@@ -165,7 +215,7 @@ def test_names_and_text_with_markup_stay_text_on_the_search_page(browser, tmp_pa
         assert results(page, server, "search/", "示例代码")
         excerpts = page.locator(".pagefind-ui__result-excerpt").all_inner_texts()
         assert any('<img src=y onerror="window.__pwned=3">' in e for e in excerpts), excerpts
-        shown = "＜img src=x onerror=＂window.__pwned=1＂＞办公厅＆amp;"  # full-width: reads the same, cannot form markup
+        shown = '＜img src=x onerror="window.__pwned=1"＞办公厅＆amp;'  # full-width: reads the same, cannot form markup
         # every filter group loaded (they arrive per merged bundle), then all of them opened
         page.wait_for_function("""() => {
             const texts = [...document.querySelectorAll('.pagefind-ui__filter-label')].map(e => e.textContent);
@@ -174,7 +224,7 @@ def test_names_and_text_with_markup_stay_text_on_the_search_page(browser, tmp_pa
         page.evaluate("document.querySelectorAll('details.pagefind-ui__filter-panel, details.pagefind-ui__filter-block').forEach(d => d.open = true)")
         labels = page.locator(".pagefind-ui__filter-label").evaluate_all("els => els.map(e => e.textContent)")
         assert any(shown in label for label in labels), labels
-        assert any("＜b onmouseover=＂window.__pwned=2＂＞政务公开＜/b＞" in label for label in labels), labels
+        assert any('＜b onmouseover="window.__pwned=2"＞政务公开＜/b＞' in label for label in labels), labels
         assert page.locator("#search img, #search b").count() == 0
         page.get_by_label(re.compile("^" + re.escape(shown))).check()  # the filter still works
         page.wait_for_function("""() => {

@@ -310,7 +310,10 @@ class HtmlRenderer:
                     title=i18n.t("search", lang), in_sitemap=True,
                     ctx={"translations": json.dumps(translations, ensure_ascii=False, sort_keys=True),
                          "chinese_only": i18n.t("chinese_only", lang),
-                         "bundles": [f"pagefind/{y}/" for y in sorted({r.year for r in self.site.public}, reverse=True)] if self.search else []},
+                         # only years with pages in this language: Pagefind would answer from another
+                         # language's index for a year that has none (Chinese results on the English page)
+                         "bundles": [f"pagefind/{y}/" for y in sorted({r.year for r in self.site.public if r.has(lang)}, reverse=True)]
+                                    if self.search else []},
                     alternates=self._alternates(lambda l: f"{self.urls.prefix(l)}search/"))
 
     def not_found_page(self, lang: str) -> Page:
@@ -354,7 +357,7 @@ def json_for_script(data) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-_FILTER_SAFE = str.maketrans({"<": "\uff1c", ">": "\uff1e", "&": "\uff06", '"': "\uff02", "'": "\uff07"})
+_FILTER_SAFE = str.maketrans({"<": "\uff1c", ">": "\uff1e", "&": "\uff06"})
 
 
 def pagefind_text(text) -> str:
@@ -362,9 +365,9 @@ def pagefind_text(text) -> str:
 
     Pagefind UI inserts filter values into the page with innerHTML, and
     Pagefind decodes character references on the way (in the indexer and again
-    in the browser), so no amount of escaping survives reliably.  The five
-    characters that matter in HTML are shown as their full-width forms
-    instead (＜ ＞ ＆ ＂ ＇), which read the same in a label and cannot form
-    markup.  tests/test_search.py checks in Chromium that a name with markup
+    in the browser), so no amount of escaping survives reliably.  The
+    characters that make markup in HTML text are shown as their full-width
+    forms instead (＜ ＞ ＆), which read the same in a label and cannot form
+    markup (quotes cannot, in text: "People's" stays as it is).  tests/test_search.py checks in Chromium that a name with markup
     shows as text and runs nothing."""
     return str(text).translate(_FILTER_SAFE)

@@ -25,6 +25,58 @@
     }).join("");
   }
 
+  /* The index has every Han character as a word of its own (gazette.search.
+     index_document); the query gets the same treatment, and a query that is one
+     run of text is searched as an exact phrase: the characters in that order. */
+  var HAN = /([\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[\u{20000}-\u{3134f}])/gu;
+  var HAN_TEST = /[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[\u{20000}-\u{3134f}]/u;
+  var BEFORE_HAN = /(?<=\S)(?=[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[\u{20000}-\u{3134f}])/gu;
+  var HAN_BEFORE_ALNUM = /(?<=[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[\u{20000}-\u{3134f}])(?=[0-9A-Za-z])/gu;
+  function spaceHan(text) {  /* the same rule as gazette.search.space_han */
+    return text.replace(BEFORE_HAN, " ").replace(HAN_BEFORE_ALNUM, " ").replace(/\s+/g, " ").trim();
+  }
+  function indexQuery(term) {
+    var q = String(term || "").trim();
+    if (!HAN_TEST.test(q)) {
+      /* one code-like word (digits or hyphens: an index number, an id): exactly that */
+      return /^[^\s"]*[0-9-][^\s"]*$/.test(q) && /[A-Za-z]/.test(q) ? '"' + q + '"' : q;
+    }
+    var phrase = q.replace(/^"|"$/g, "");
+    if (!/\s/.test(phrase)) return '"' + spaceHan(phrase) + '"';
+    return spaceHan(phrase);
+  }
+  /* and the excerpt loses the spaces the index put between characters */
+  function unspaceHan(html) {
+    var HANCLASS = "[\\u3007\\u3400-\\u4dbf\\u4e00-\\u9fff\\uf900-\\ufaff]";
+    var gap = new RegExp("(" + HANCLASS + "|</mark>)[\\s\\u200b]+(?=<mark>|" + HANCLASS + ")", "gu");
+    var before = new RegExp("(" + HANCLASS + ")(</mark>)?[\\s\\u200b]+(?=[0-9A-Za-z<])", "gu");
+    var after = new RegExp("([0-9A-Za-z])[\\s\\u200b]+(?=(<mark>)?" + HANCLASS + ")", "gu");
+    var out = html.replace(gap, "$1").replace(gap, "$1");
+    out = out.replace(before, "$1$2").replace(after, "$1");
+    return out.replace(/<\/mark><mark>/g, "").replace(/\u200b/g, "");
+  }
+
+  /* Several words: results may contain only some of them.  Ask Pagefind for
+     the words as an exact phrase too, and say so when nothing matches exactly. */
+  function exactQuery(term) {
+    var q = String(term || "").trim().replace(/^"|"$/g, "");
+    return !HAN_TEST.test(q) && /\s/.test(q) ? '"' + q + '"' : null;
+  }
+  var noExact = document.getElementById("no-exact");
+  var asked = 0;
+  function checkExact(term, bundle) {
+    var exact = exactQuery(term), mine = ++asked;
+    if (noExact) noExact.hidden = true;
+    if (!exact || !noExact) return;
+    import(bundle + "pagefind.js").then(function (pf) { return pf.search(exact); }).then(function (r) {
+      if (mine === asked && r) noExact.hidden = r.results.length > 0;
+    }).catch(function () {});
+  }
+
+  /* for benchmarks/search_recall.py: the page's own query rules */
+  window.gazetteSearch = { indexQuery: indexQuery, exactQuery: exactQuery,
+                           normalizeDocNumber: function (t) { return normalize(t); } };
+
   var BRACKETS = { "[": "〔", "]": "〕", "［": "〔", "］": "〕", "【": "〔", "】": "〕", "(": "〔", ")": "〕",
                    "（": "〔", "）": "〕", "﹝": "〔", "﹞": "〕", "〈": "〔", "〉": "〕" };
   function normalize(text) {  /* the same rule as gazette.search.normalize_doc_number */
@@ -34,7 +86,9 @@
       if (code >= 0xFF01 && code <= 0xFF5E && !BRACKETS[ch]) ch = String.fromCodePoint(code - 0xFEE0);
       out += BRACKETS[ch] || ch;
     }
-    return out.replace(/\s+/g, "").replace(/号$/, "");
+    out = out.replace(/\s+/g, "");
+    out = out.replace(/(^|[^〔])(\d{4})年第?(\d+)/g, "$1〔$2〕$3").replace(/〔(\d{4})〕第(\d+)/, "〔$1〕$2");
+    return out.replace(/号$/, "");
   }
 
   function showHit(term) {
@@ -68,11 +122,11 @@
     resetStyles: false,
     autofocus: false,
     translations: JSON.parse(box.dataset.translations || "{}"),
-    processTerm: function (term) { showHit(term); return term; },
+    processTerm: function (term) { showHit(term); checkExact(term, bundles[0]); return indexQuery(term); },
     processResult: function (result) {
       var m = result.meta || {};
       var line = [m.doc_number, m.issuer, m.date].filter(Boolean).map(esc).join(" · ");
-      result.excerpt = safeExcerpt(result.excerpt);
+      result.excerpt = unspaceHan(safeExcerpt(result.excerpt));
       (result.sub_results || []).forEach(function (sub) { sub.excerpt = safeExcerpt(sub.excerpt); });
       if (line) result.excerpt = '<span class="result-meta">' + line + "</span><br>" + result.excerpt;
       result.meta = { title: m.title };  /* shown above, localised; no raw key chips */
