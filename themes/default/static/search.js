@@ -39,7 +39,9 @@
     var q = String(term || "").trim();
     if (!HAN_TEST.test(q)) {
       /* one code-like word (digits or hyphens: an index number, an id): exactly that */
-      return /^[^\s"]*[0-9-][^\s"]*$/.test(q) && /[A-Za-z]/.test(q) ? '"' + q + '"' : q;
+      if (/^[^\s"]*[0-9-][^\s"]*$/.test(q) && /[A-Za-z]/.test(q)) return '"' + q + '"';
+      /* three words or more (a title, a name, a phrase copied from a text): as a phrase */
+      return !/^".*"$/.test(q) && q.split(/\s+/).length >= 3 ? '"' + q + '"' : q;
     }
     var phrase = q.replace(/^"|"$/g, "");
     if (!/\s/.test(phrase)) return '"' + spaceHan(phrase) + '"';
