@@ -129,7 +129,7 @@ _HAN_RE = re.compile(f"([{HAN}])")
 _BEFORE_HAN = re.compile(f"(?<=\\S)(?=[{HAN}])")
 _HAN_BEFORE_ALNUM = re.compile(f"(?<=[{HAN}])(?=[0-9A-Za-z])")
 _TOKEN_RE = re.compile(r"(<script\b.*?</script>|<style\b.*?</style>|<!--.*?-->|<[^>]*>)", re.S | re.I)
-INDEX_TRANSFORM = "han-unigram-3"
+INDEX_TRANSFORM = "han-unigram-4"
 
 
 def space_han(text: str) -> str:
@@ -146,10 +146,27 @@ _CJK_PUNCT = re.compile(f"[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\
                         f"|(?<=[{HAN}])[^\\w\\s]|[^\\w\\s](?=[{HAN}])")
 
 
+_LANG_RE = re.compile(r'<html\b[^>]*\blang="([^"]*)"')
+
+
+def _indexed_region(html: str) -> str:
+    """Just what Pagefind reads of a page (its data-pagefind-body element, which
+    holds the metadata and filters too) in a minimal document: less to parse."""
+    at = html.find(" data-pagefind-body")
+    start = html.rfind("<", 0, at)
+    name = re.match(r"<([a-zA-Z0-9]+)", html[start:]) if at > 0 and start >= 0 else None
+    end = html.rfind(f"</{name.group(1)}>") if name else -1
+    if not name or end < start:
+        return html
+    lang = _LANG_RE.search(html[:start])
+    return (f'<!DOCTYPE html><html lang="{lang.group(1) if lang else ""}"><head><meta charset="utf-8"></head><body>'
+            f"{html[start:end + len(name.group(1)) + 3]}</body></html>")
+
+
 def index_document(html: str) -> str:
-    """The copy of a page that Pagefind indexes: Han characters spaced in text,
-    punctuation around them blanked, markup untouched."""
-    parts = _TOKEN_RE.split(html)
+    """The copy of a page that Pagefind indexes: its indexed region, Han
+    characters spaced in text, punctuation around them blanked, markup untouched."""
+    parts = _TOKEN_RE.split(_indexed_region(html))
     for i in range(0, len(parts), 2):  # even parts are text between tags
         if _HAN_RE.search(parts[i]):
             parts[i] = space_han(_CJK_PUNCT.sub(" ", parts[i]))
