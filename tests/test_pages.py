@@ -194,3 +194,10 @@ def test_topic_collection_groups_records_by_type(edge):
     html = page(edge, "topics/openness/")
     assert "政务公开相关文件。" in html
     assert html.index('id="g-policy"') < html.index('id="g-interpretation"')
+
+
+def test_in_force_documents_rank_first_at_equal_relevance(edge):
+    """Pagefind weights: a repealed or expired title weighs less than one in force; priority weighs most."""
+    weight = lambda path: int(re.search(r'<h1 data-pagefind-weight="(\d+)"', page(edge, path)).group(1))
+    assert weight("records/p-repealed/") == weight("records/p-expired/") == 8
+    assert weight("records/p-7/") == 9 and weight("records/p-new/") == 10  # p-new has priority 5
