@@ -549,3 +549,34 @@ def test_internationalised_addresses(mailsite):
     raw = dict((to[0], data) for to, data in server.inbox.messages)
     assert "To: 读者@xn--fsqu00a.xn--fiqs8s".encode() in raw["读者@xn--fsqu00a.xn--fiqs8s"]
     assert b"To: user@xn--bcher-kva.example" in raw["user@xn--bcher-kva.example"]
+
+
+def test_a_database_from_an_earlier_version_keeps_working(mailsite):
+    """Columns added since (audiences, token nonces, outbox claims) are added on open,
+    and every subscriber gets a nonce before any link is signed for them."""
+    from gazette.mail.digest import Tokens, open_store
+    from gazette.pipeline import load_and_resolve
+
+    path = mailsite / ".gazette" / "subscribers.sqlite3"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path)
+    db.executescript("""
+      CREATE TABLE subscribers (id INTEGER PRIMARY KEY, email TEXT NOT NULL, email_key TEXT NOT NULL UNIQUE,
+        lang TEXT NOT NULL, scopes TEXT NOT NULL, status TEXT NOT NULL, created TEXT NOT NULL, confirmed TEXT, unsubscribed TEXT);
+      CREATE TABLE outbox (id INTEGER PRIMARY KEY, subscriber_id INTEGER NOT NULL, email TEXT NOT NULL, kind TEXT NOT NULL,
+        message_id TEXT NOT NULL UNIQUE, raw BLOB NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT, created TEXT NOT NULL, sent TEXT);
+      INSERT INTO subscribers VALUES (1, 'old@example.com', 'old@example.com', 'zh', '{"all": true}', 'active',
+        '2024-01-01T00:00:00+08:00', '2024-01-01T00:00:00+08:00', NULL);
+    """)
+    db.commit()
+    db.close()
+    assert "old@example.com\tactive" in cli("subscribers", "list", "--site", mailsite).output
+    site, _ = load_and_resolve(mailsite, pdf=False)
+    tokens = Tokens(SECRET)
+    with open_store(site) as store:
+        (sub,) = store.all()
+        assert sub.token_nonce and sub.audiences == []
+        assert tokens.read(tokens.make(sub), store).email == "old@example.com"
+    sent, server = send_through(Inbox(), mailsite)
+    assert sent.exit_code == 0 and server.inbox.per_recipient()["old@example.com"] == 1

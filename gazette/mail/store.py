@@ -176,6 +176,9 @@ class Store:
             for name, decl in columns:
                 if name not in have:
                     self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+        # every subscriber has a nonce before any link is signed for them
+        self.db.execute("UPDATE subscribers SET token_nonce = lower(hex(randomblob(8))) "
+                        "WHERE token_nonce IS NULL OR token_nonce = ''")
 
     def close(self) -> None:
         self.db.close()
@@ -228,9 +231,12 @@ class Store:
                             (lang, scopes.to_json(), status, when if status == "active" else None, existing.id))
             self.rotate_nonce(existing.id)
             return "updated", self.get(existing.id)
+        import secrets
+
         cur = self.db.execute(
-            "INSERT INTO subscribers (email, email_key, lang, scopes, status, created, confirmed) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (email, key, lang, scopes.to_json(), status, when, when if status == "active" else None))
+            "INSERT INTO subscribers (email, email_key, lang, scopes, status, created, confirmed, token_nonce) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (email, key, lang, scopes.to_json(), status, when, when if status == "active" else None, secrets.token_hex(8)))
         return "added", self.get(cur.lastrowid)
 
     def confirm(self, subscriber_id: int, when: str) -> None:
