@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+from . import __version__
 from .model import Site
 
 MAX_REDIRECTS = 10
@@ -108,7 +109,7 @@ class Checker:
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.per_host, self.workers, self.sleep = per_host, workers, sleep
         self.opener = urllib.request.build_opener(_NoRedirect)
-        self.opener.addheaders = [("User-Agent", "gazette-link-check/1 (+https://github.com/)")]
+        self.opener.addheaders = [("User-Agent", f"gazette/{__version__} link check")]
         self._hosts: dict[str, threading.Semaphore] = {}
         self._lock = threading.Lock()
 

@@ -36,13 +36,20 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
+def _home() -> Path | None:
+    try:
+        return Path.home().resolve()
+    except (RuntimeError, KeyError, OSError):
+        return None
+
+
 class Writer:
     def __init__(self, out_dir: Path, sources: list[Path] | None = None):
         """`sources`: the folders files may be copied from (the site, the
         built-in theme, the cache); a copy from anywhere else is refused."""
         self.sources = [Path(s) for s in sources or []]
         self.out_dir = Path(out_dir).resolve()
-        if not self.out_dir.name or self.out_dir == self.out_dir.parent or self.out_dir == Path.home().resolve():
+        if not self.out_dir.name or self.out_dir == self.out_dir.parent or self.out_dir == _home():
             raise GazetteError(f"refusing to write output to {self.out_dir}: choose a folder of its own, such as SITE/output")
         self.staging = self.out_dir.with_name(f".{self.out_dir.name}.staging")
         self.old = self.out_dir.with_name(f".{self.out_dir.name}.old")
@@ -76,6 +83,7 @@ class Writer:
         previous output as .NAME.old and no output: put it back."""
         if not self.out_dir.exists() and (self.old / MARKER).is_file():
             os.replace(self.old, self.out_dir)
+
     def _target(self, rel: str) -> Path:
         pure = PurePosixPath(rel)
         if pure.is_absolute() or ".." in pure.parts or not rel:

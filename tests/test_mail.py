@@ -580,3 +580,17 @@ def test_a_database_from_an_earlier_version_keeps_working(mailsite):
         assert tokens.read(tokens.make(sub), store).email == "old@example.com"
     sent, server = send_through(Inbox(), mailsite)
     assert sent.exit_code == 0 and server.inbox.per_recipient()["old@example.com"] == 1
+
+
+def test_rate_limits_forget_old_windows():
+    from gazette.mail.service import POSTS_PER_MINUTE, RateLimits
+
+    now = [0.0]
+    limits = RateLimits(clock=lambda: now[0])
+    assert all(limits.allow_post("a") for _ in range(POSTS_PER_MINUTE)) and not limits.allow_post("a")
+    assert limits.allow_confirmation("x@example.com") and not limits.allow_confirmation("x@example.com")
+    for i in range(10001):  # a flood from many clients
+        limits.allow_post(f"client-{i}")
+    now[0] = 61.0
+    assert limits.allow_post("a")  # the window moved on
+    assert len(limits.posts) == 1  # and memory did not keep the flood

@@ -64,9 +64,19 @@ class RateLimits:
         self.posts: dict[str, deque] = defaultdict(deque)
         self.confirms: dict[str, float] = {}
 
+    def _prune(self, now: float) -> None:
+        """Forget windows that have ended, so memory stays bounded under a flood."""
+        if len(self.posts) > 10000:
+            for key in [k for k, w in self.posts.items() if not w or w[-1] <= now - 60]:
+                del self.posts[key]
+        if len(self.confirms) > 10000:
+            for key in [k for k, t in self.confirms.items() if now - t >= CONFIRM_INTERVAL]:
+                del self.confirms[key]
+
     def allow_post(self, client: str) -> bool:
         now = self.clock()
         with self.lock:
+            self._prune(now)
             window = self.posts[client]
             while window and window[0] <= now - 60:
                 window.popleft()
@@ -94,7 +104,7 @@ def _origins(site) -> set[str]:
     return out
 
 
-def create_app(site_dir: Path, clock=None) -> Flask:
+def create_app(site_dir: Path) -> Flask:
     from ..pipeline import load_and_resolve
 
     site, _ = load_and_resolve(Path(site_dir), pdf=False)
