@@ -28,7 +28,6 @@
   /* The index has every Han character as a word of its own (gazette.search.
      index_document); the query gets the same treatment, and a query that is one
      run of text is searched as an exact phrase: the characters in that order. */
-  var HAN = /([\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[\u{20000}-\u{3134f}])/gu;
   var HAN_TEST = /[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[\u{20000}-\u{3134f}]/u;
   var BEFORE_HAN = /(?<=\S)(?=[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[\u{20000}-\u{3134f}])/gu;
   var HAN_BEFORE_ALNUM = /(?<=[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[\u{20000}-\u{3134f}])(?=[0-9A-Za-z])/gu;
