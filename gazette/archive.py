@@ -150,9 +150,7 @@ def _compare_sources(site: Site, issue: Issue, latest: Version, diags: Diagnosti
         diags.error(issue.path, None, None, f"record {rid} of issue {issue.key} (released as v{latest.number}) is no longer "
                     f"in the issue; if it must stop being public, withdraw it: gazette issue withdraw {issue.key} {rid} "
                     "--reason \"…\"")
-    for rid in sorted(set(by_record) | set(released_records)):
-        if rid not in by_record:
-            continue
+    for rid in sorted(by_record):
         paths = set(by_record.get(rid, [])) | set(released_records.get(rid, []))
         if any(now.get(p) != released.get(p) for p in paths):
             record = site.records.get(rid)

@@ -323,7 +323,7 @@ def test_images_come_only_from_the_record_folder_and_nothing_is_fetched(site, tm
         folder = path.with_name("img1")
         folder.mkdir()
         (folder / "chart.png").write_bytes(_png())
-        result = run("build", "--site", site, "--search" if False else "--no-search")
+        result = run("build", "--site", site, "--no-search")
         assert result.exit_code == 0, result.output
     finally:
         server.shutdown()
@@ -340,10 +340,8 @@ def test_images_come_only_from_the_record_folder_and_nothing_is_fetched(site, tm
     pdf = site / "output" / "records" / "img1" / "img1.pdf"
     images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert len(images.strip().splitlines()) == 3  # two header lines and one image: the chart
-    data = json.loads((site / "output" / "records" / "img1" / "index.json").read_text(encoding="utf-8")) \
-        if (site / "output" / "records" / "img1" / "index.json").exists() else None
-    if data:
-        assert "https://gazette.example.gov.cn/records/img1/files/chart.png" in json.dumps(data)
+    data = (site / "output" / "data" / "records" / "img1.json").read_text(encoding="utf-8")
+    assert "https://gazette.example.gov.cn/records/img1/files/chart.png" in data and "gazette-file" not in data
 
 
 def test_a_missing_body_image_is_an_error(site):
