@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Search index benchmark: Pagefind (extended) over gazette's output.
+"""Search index benchmark: Pagefind over gazette's output.
 
     python3 benchmarks/search_bench.py --sizes 1000 10000
 
 Builds each synthetic site without a search index, then indexes the output
 (a) with one Pagefind run over the whole site, and (b) as `gazette build`
 does: one bundle per year, cold and then again with nothing changed (every
-year from the cache).  Prints wall time and peak memory of the process tree.
+year from the cache).  Prints wall time and peak memory of the process tree,
+the index size on disk and, in headless Chromium over 127.0.0.1, the time
+from opening the search page with a query to the first results shown.
 """
 from __future__ import annotations
 
@@ -55,8 +57,53 @@ def main() -> int:
                 print(proc.stdout, proc.stderr, file=sys.stderr)
                 return 1
             print(f"{n} records: {label}: {wall:.1f} s, peak {peak / 2**20:.0f} MiB ({proc.stdout.strip()})", flush=True)
+        first_results(site, out.with_name(out.name + "-full"), cache, env)
         shutil.rmtree(cache, ignore_errors=True)
     return 0
+
+
+QUERIES = {"": ["政策", "管理办法", "上海市", "沪府办"], "en/": ["policy", "municipal government", "measures"]}
+
+
+def first_results(site: Path, out: Path, cache: Path, env: dict) -> None:
+    """A full build (its search bundles from the cache just made), served on
+    127.0.0.1; in headless Chromium, the time from opening the search page with
+    a query in its address to the first results on screen, and the index size."""
+    import functools
+    import http.server
+    import statistics
+    import threading
+    import time
+
+    from playwright.sync_api import sync_playwright
+
+    from search_recall import CHROMIUM_ARGS, _Quiet
+
+    proc = run_measured([sys.executable, "-m", "gazette.cli", "build", "--no-pdf", "--site", str(site), "--out", str(out)],
+                        dict(env, GAZETTE_CACHE_DIR=str(cache)))[2]
+    if proc.returncode:
+        print(proc.stderr, file=sys.stderr)
+        return
+    size = sum(p.stat().st_size for p in (out / "pagefind").rglob("*") if p.is_file())
+    files = sum(1 for p in (out / "pagefind").rglob("*") if p.is_file())
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(out)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    times = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for prefix, queries in QUERIES.items():
+            for q in queries:
+                page = browser.new_page()  # a new page each time: nothing loaded yet
+                start = time.perf_counter()
+                page.goto(f"http://127.0.0.1:{server.server_address[1]}/{prefix}search/?q={q}")
+                page.wait_for_selector("#search-results .result-link", timeout=60000)
+                times.setdefault(prefix or "zh", []).append(time.perf_counter() - start)
+                page.close()
+        browser.close()
+    server.shutdown()
+    print(f"index on disk: {size / 2**20:.1f} MiB in {files} files; time to first results in Chromium "
+          + ", ".join(f"{lang.strip('/')}: median {statistics.median(t) * 1000:.0f} ms (max {max(t) * 1000:.0f} ms)"
+                      for lang, t in times.items()), flush=True)
 
 
 def index_only(site_dir: Path, out: Path, cache: Path) -> int:

@@ -1,5 +1,5 @@
-"""Search index: Pagefind (extended binary, which segments Chinese), run over
-the written site at the end of every build.
+"""Search index: Pagefind, run over index-only copies of the record pages
+(Chinese pre-segmented, see index_document) at the end of every build.
 
 Only record pages are indexed (they carry data-pagefind-body), one bundle per
 year of publication (pagefind/YYYY/, merged in the browser), and within them
@@ -16,8 +16,8 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
@@ -55,11 +55,16 @@ def doc_number_table(site: Site, urls: Urls) -> bytes:
 
 
 def pagefind_command() -> list[str]:
-    return [sys.executable, "-m", "pagefind"]
-
-
-def years(site: Site) -> list[int]:
-    return sorted({r.year for r in site.public}, reverse=True)
+    """Pagefind's standard binary.  gazette segments Chinese itself (every Han
+    character a word, the same rule for the query), so the extended binary's
+    dictionary is not needed; measured on a year of 1,054 pages, the standard
+    binary indexes the same words in 3.0 s instead of 5.0 s, with 40% smaller
+    fragments (no zero-width spaces)."""
+    try:
+        from pagefind_bin import get_executable
+    except ImportError:
+        raise GazetteError("Pagefind is not installed: pip install 'pagefind[bin]'") from None
+    return [str(get_executable())]
 
 
 def bundle_path(year: int) -> str:
@@ -69,10 +74,11 @@ def bundle_path(year: int) -> str:
 def index(folder: Path, site: Site, urls: Urls, cache_dir: Path | None = None,
           progress: Progress = NO_PROGRESS) -> dict[int, str]:
     """Index the site in `folder` (a build's staging folder): one Pagefind bundle
-    per year of publication, merged in the browser (Pagefind's mergeIndex).
-    Memory is bounded by the largest year, and a year whose pages did not change
-    keeps its bundle (from the cache).  -> {year: 'indexed' | 'cached'}"""
-    _require_extended()
+    per year of publication, searched together in the browser.  Memory is
+    bounded by the largest year, and a year whose pages did not change keeps its
+    bundle (from the cache).  While Pagefind indexes one year, the next year's
+    index copies are written.  -> {year: 'indexed' | 'cached'}"""
+    _version()
     target = folder / INDEX_DIR
     if target.exists():
         shutil.rmtree(target)  # never mix an old index into a new one
@@ -80,29 +86,45 @@ def index(folder: Path, site: Site, urls: Urls, cache_dir: Path | None = None,
     for record in site.public:
         for lang in record.editions:
             pages.setdefault(record.year, []).append(urls.file_of(urls.record(record.id, lang)))
-    outcome = {}
+    outcome: dict[int, str] = {}
+    todo: list[tuple[int, list[str], Path | None]] = []
     with progress.task("indexing search", len(pages), "years") as task:
         for year in sorted(pages):
-            outcome[year] = _index_year(folder, year, sorted(pages[year]), cache_dir)
-            task.advance()
-    return outcome
+            files = sorted(pages[year])
+            cached = cache_dir / "search" / f"{year}-{_bundle_key(folder, files)}" if cache_dir else None
+            if cached and (cached / "pagefind-entry.json").is_file():
+                shutil.copytree(cached, folder / bundle_path(year))
+                outcome[year] = "cached"
+                task.advance()
+            else:
+                todo.append((year, files, cached))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            ahead = pool.submit(_mirror, folder, todo[0][1]) if todo else None
+            try:
+                for i, (year, files, cached) in enumerate(todo):
+                    mirror, ahead = ahead.result(), None
+                    if i + 1 < len(todo):
+                        ahead = pool.submit(_mirror, folder, todo[i + 1][1])
+                    try:
+                        _run_pagefind(mirror, folder / bundle_path(year))
+                    finally:
+                        shutil.rmtree(mirror, ignore_errors=True)
+                    if cached:
+                        _keep(folder / bundle_path(year), cached)
+                    outcome[year] = "indexed"
+                    task.advance()
+            finally:
+                if ahead is not None:
+                    shutil.rmtree(ahead.result(), ignore_errors=True)
+    return dict(sorted(outcome.items()))
 
 
-def _index_year(folder: Path, year: int, files: list[str], cache_dir: Path | None) -> str:
-    key = _bundle_key(folder, files)
-    cached = cache_dir / "search" / f"{year}-{key}" if cache_dir else None
-    destination = folder / bundle_path(year)
-    if cached and (cached / "pagefind-entry.json").is_file():
-        shutil.copytree(cached, destination)
-        return "cached"
-    _run_pagefind(folder, files, destination)
-    if cached:
-        tmp = cached.with_name(cached.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(destination, tmp)
-        shutil.rmtree(cached, ignore_errors=True)
-        tmp.rename(cached)
-    return "indexed"
+def _keep(bundle: Path, cached: Path) -> None:
+    tmp = cached.with_name(cached.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(bundle, tmp)
+    shutil.rmtree(cached, ignore_errors=True)
+    tmp.rename(cached)
 
 
 def _bundle_key(folder: Path, files: list[str]) -> str:
@@ -173,21 +195,30 @@ def index_document(html: str) -> str:
     return "".join(parts)
 
 
-def _run_pagefind(folder: Path, files: list[str], destination: Path) -> None:
-    """Pagefind over index copies of just these pages, at their own paths (so URLs match)."""
-    # inside the folder being built: a killed build leaves it in the staging
-    # folder, which the next build clears, never beside the site
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".pagefind-") as tmp:
-        mirror = Path(tmp)
-        for rel in files:
-            copy = mirror / rel
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            copy.write_text(index_document((folder / rel).read_text(encoding="utf-8")), encoding="utf-8")
-        proc = subprocess.run([*pagefind_command(), "--site", str(mirror), "--output-path", str(destination)],
-                              capture_output=True, text=True)
+def _mirror(folder: Path, files: list[str]) -> Path:
+    """Index copies of these pages at their own paths (so URLs match), in a
+    folder inside the one being built: a killed build leaves it in the staging
+    folder, which the next build clears, never beside the site."""
+    mirror = Path(tempfile.mkdtemp(dir=folder, prefix=".pagefind-"))
+    for rel in files:
+        copy = mirror / rel
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(index_document((folder / rel).read_text(encoding="utf-8")), encoding="utf-8")
+    return mirror
+
+
+def _run_pagefind(mirror: Path, destination: Path) -> None:
+    proc = subprocess.run([*pagefind_command(), "--site", str(mirror), "--output-path", str(destination)],
+                          capture_output=True, text=True)
     if proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         raise GazetteError("Pagefind failed to index the site:\n" + "\n".join(detail))
+    for name in _UNUSED:  # Pagefind's own interfaces: the search page uses its JavaScript API only
+        (destination / name).unlink(missing_ok=True)
+
+
+_UNUSED = ("pagefind-ui.js", "pagefind-ui.css", "pagefind-component-ui.js", "pagefind-component-ui.css",
+           "pagefind-modular-ui.js", "pagefind-modular-ui.css", "pagefind-highlight.js")
 
 
 @lru_cache(maxsize=1)
@@ -195,16 +226,7 @@ def _version() -> str:
     try:
         proc = subprocess.run([*pagefind_command(), "--version"], capture_output=True, text=True)
     except OSError as exc:
-        raise GazetteError(f"cannot run Pagefind ({exc}); install it with: pip install 'pagefind[extended]'") from None
+        raise GazetteError(f"cannot run Pagefind ({exc}); install it with: pip install 'pagefind[bin]'") from None
     if proc.returncode != 0:
-        raise GazetteError("Pagefind is not installed: pip install 'pagefind[extended]' (the extended binary segments Chinese)")
+        raise GazetteError("Pagefind does not run: pip install 'pagefind[bin]'")
     return proc.stdout.strip()
-
-
-@lru_cache(maxsize=1)
-def _require_extended() -> None:
-    _version()
-    proc = subprocess.run([*pagefind_command(), "--help"], capture_output=True, text=True)
-    if "pagefind_extended" not in proc.stdout:
-        raise GazetteError("only the standard Pagefind binary is installed, which cannot segment Chinese: "
-                           "pip install 'pagefind[extended]'")

@@ -52,7 +52,7 @@ def test_no_serious_accessibility_violations(browser, servers, site, path):
         page = browser.new_page(viewport={"width": width, "height": 900})
         page.goto(server.url + path)
         if "search/" in path:
-            page.wait_for_selector(".pagefind-ui__result-link", timeout=15000)  # check the page with its results
+            page.wait_for_selector("#search-results .result-link", timeout=15000)  # check the page with its results
         page.add_script_tag(path=str(AXE))
         result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
         page.close()

@@ -1,4 +1,4 @@
-"""Search with a real Pagefind index (extended binary) searched in Chromium."""
+"""Search with a real Pagefind index, searched in Chromium through the search page."""
 from __future__ import annotations
 
 import gzip
@@ -8,18 +8,35 @@ from urllib.parse import quote
 import pytest
 
 
-def results(page, server, path, query, wait=".pagefind-ui__result-link"):
+LINKS = "#search-results .result-link"
+DONE = """([t, n]) => { const l = document.getElementById('search-results');
+                        return l && +l.dataset.done > n && l.getAttribute('aria-busy') === 'false' && l.dataset.term === t; }"""
+
+
+def results(page, server, path, query, wait=None):
+    """The search page at ?q=query, once its answer is on the page: the result links."""
     page.goto(server.url + path + "?q=" + quote(query))
-    page.wait_for_selector(wait, timeout=15000)
-    page.wait_for_timeout(300)
-    return [a.get_attribute("href") for a in page.query_selector_all(".pagefind-ui__result-link")]
+    if wait:
+        page.wait_for_selector(wait, timeout=15000)
+    page.wait_for_function(DONE, arg=[query.strip(), 0], timeout=15000)
+    return [a.get_attribute("href") for a in page.query_selector_all(LINKS)]
+
+
+def searches(page) -> int:
+    """How many searches the page has answered (to wait for the next one)."""
+    return int(page.locator("#search-results").get_attribute("data-done") or 0)
+
+
+def settle(page, term, after=0):
+    page.wait_for_function(DONE, arg=[term, after], timeout=15000)
+    return [a.get_attribute("href") for a in page.query_selector_all(LINKS)]
 
 
 def test_index_has_one_bundle_per_year_one_language_per_html_lang_and_only_record_pages(built_sites):
     out = built_sites["edge"].out
     assert sorted(p.name for p in (out / "pagefind").iterdir()) == ["2022", "2023", "2024"]
     pf = out / "pagefind" / "2024"
-    assert (pf / "pagefind-ui.js").is_file()
+    assert (pf / "pagefind.js").is_file() and not (pf / "pagefind-ui.js").exists()  # the page's own interface
     metas = sorted(p.name for p in pf.glob("pagefind.*.pf_meta"))
     assert [m.split(".")[1].split("_")[0] for m in metas] == ["en", "zh"]
     search_page = (out / "search" / "index.html").read_text(encoding="utf-8")
@@ -61,10 +78,10 @@ def test_non_public_text_never_reaches_the_index(built):
 def test_results_merge_every_year_and_an_unchanged_year_keeps_its_index(browser, servers, tmp_path):
     server, page = servers("edge"), browser.new_page()
     results(page, server, "search/", "样例市")
-    while page.locator("button.pagefind-ui__button").count():  # every result, not the first page of them
-        page.locator("button.pagefind-ui__button").click()
+    while page.locator("#search-more").is_visible():  # every result, not the first page of them
+        page.locator("#search-more").click()
         page.wait_for_timeout(200)
-    hrefs = [a.get_attribute("href") for a in page.query_selector_all(".pagefind-ui__result-link")]
+    hrefs = [a.get_attribute("href") for a in page.query_selector_all(LINKS)]
     assert any(h.endswith("/records/p-repealed/") for h in hrefs)  # 2022
     assert any(h.endswith("/records/p-old/") for h in hrefs)  # 2023
     assert any(h.endswith("/records/p-new/") for h in hrefs)  # 2024
@@ -103,24 +120,70 @@ def test_document_number_lands_on_its_document_first(browser, servers, typed):
 def test_a_filter_narrows_results(browser, servers):
     server, page = servers("edge"), browser.new_page()
     before = results(page, server, "search/", "样例市")
-    page.locator("summary.pagefind-ui__filter-name", has_text="类型").click()
+    n = searches(page)
+    page.locator("#search-filters summary").click()
+    assert page.locator("#search-filters legend").all_inner_texts()[:2] == ["类型", "有效性"]
     page.get_by_label(re.compile("^人事任免")).check()
     page.wait_for_function("""() => {
-        const links = [...document.querySelectorAll('.pagefind-ui__result-link')];
+        const links = [...document.querySelectorAll('#search-results .result-link')];
         return links.length > 0 && links.every(a => a.href.includes('appt-'));
     }""", timeout=15000)
-    after = [a.get_attribute("href") for a in page.query_selector_all(".pagefind-ui__result-link")]
+    after = settle(page, "样例市", n)
     assert len(after) < len(before) and after and all("appt-" in h for h in after)
+    assert "type=" in page.url  # the state is in the address: a search can be shared
+    page.close()
+
+
+def _all(page, term, after=0):
+    hrefs = settle(page, term, after)
+    while page.locator("#search-more").is_visible():
+        page.locator("#search-more").click()
+        page.wait_for_function("n => document.querySelectorAll('#search-results .result-link').length > n",
+                               arg=len(hrefs), timeout=15000)
+        hrefs = [a.get_attribute("href") for a in page.query_selector_all(LINKS)]
+    return [h.strip("/").rsplit("/", 1)[-1] for h in hrefs]
+
+
+def test_results_sort_by_date_and_narrow_to_a_date_range(browser, servers, built_sites):
+    site = built_sites["edge"].result.site
+    published = {r.id: r.meta.published for r in site.public}
+    server, page = servers("edge"), browser.new_page()
+    relevance = [h.strip("/").rsplit("/", 1)[-1] for h in results(page, server, "search/", "样例市")]
+    n = searches(page)
+    page.select_option("#search-sort", "newest")
+    newest = _all(page, "样例市", n)
+    dates = [published[i] for i in newest]
+    assert len(newest) >= 5 and dates == sorted(dates, reverse=True), list(zip(newest, dates))
+    assert {d.year for d in dates} >= {2022, 2023, 2024}  # across the yearly bundles
+    n = searches(page)
+    page.select_option("#search-sort", "oldest")
+    oldest = _all(page, "样例市", n)
+    assert [published[i] for i in oldest] == sorted(dates)
+    # a range inside one year and across two: only documents published in it
+    page.fill("#search-from", "2023-01-01")
+    n = searches(page)
+    page.fill("#search-to", "2024-03-31")
+    ranged = _all(page, "样例市", n)
+    assert ranged and all("2023-01-01" <= published[i].isoformat() <= "2024-03-31" for i in ranged), ranged
+    assert set(ranged) == {i for i in oldest if "2023-01-01" <= published[i].isoformat() <= "2024-03-31"}
+    assert "from=2023-01-01" in page.url and "sort=oldest" in page.url
+    # the address restores the whole search
+    page.goto(page.url)
+    assert _all(page, "样例市") == ranged
+    assert page.locator("#search-sort").input_value() == "oldest"
+    # filters alone, without words: every document of the range, newest first
+    page.goto(server.url + "search/?from=2024-01-01&to=2024-12-31")
+    browse = _all(page, "")
+    assert browse == sorted(browse, key=lambda i: published[i], reverse=True)
+    assert set(browse) == {r.id for r in site.public if r.meta.published.year == 2024 and r.has("zh")}
+    assert relevance  # and the default order is relevance
     page.close()
 
 
 def test_no_result_from_a_non_public_record(browser, servers):
     server, page = servers("edge"), browser.new_page()
     for query in ("CANARY-SECRET-91a", "不予公开文件", "定向公开文件", "将来发布的文件"):
-        page.goto(server.url + "search/?q=" + quote(query))
-        page.wait_for_selector(".pagefind-ui__message", timeout=15000)
-        page.wait_for_timeout(500)
-        hrefs = [a.get_attribute("href") for a in page.query_selector_all(".pagefind-ui__result-link")]
+        hrefs = results(page, server, "search/", query)
         assert not any(h.rstrip("/").rsplit("/", 1)[-1] in ("p-secret", "p-targeted", "p-scheduled", "p-request", "p-unreviewed") for h in hrefs), (query, hrefs)
     page.close()
 
@@ -145,10 +208,7 @@ def test_search_quality_on_the_bundled_gazette(browser, tmp_path):
 
 
 def _query(page, server, path, q):
-    page.goto(server.url + path + "?q=" + quote(q))
-    page.wait_for_selector(".pagefind-ui__message", timeout=15000)
-    page.wait_for_timeout(400)
-    return [a.get_attribute("href") for a in page.query_selector_all(".pagefind-ui__result-link")]
+    return results(page, server, path, q)
 
 
 def test_what_readers_type_finds_what_they_mean(browser, servers):
@@ -162,7 +222,7 @@ def test_what_readers_type_finds_what_they_mean(browser, servers):
     assert hrefs and hrefs[0].endswith("/records/fdi-2024-3/"), hrefs
     for absent in ("未来文件", "营商环境", "TARGETED-SECRET-9911", "样例市市长"):
         assert _query(page, server, "search/", absent) == [], absent
-    marks = page.locator(".pagefind-ui__result-excerpt mark")
+    marks = page.locator(".result-excerpt mark")
     _query(page, server, "search/", "政务公开")
     assert set(marks.all_inner_texts()) == {"政务公开"}  # highlights mark the query, not its characters
     # a document number as readers write it
@@ -177,21 +237,21 @@ def test_the_english_search_page_speaks_english(browser, servers):
 
     server, page = servers("edge"), browser.new_page()
     _query(page, server, "en/search/", "Sample")
-    page.wait_for_timeout(500)
-    ui = page.locator("#search").inner_text()
-    groups = page.locator(".pagefind-ui__filter-name").all_inner_texts()
-    assert groups and not any(_re.search(r"[\u4e00-\u9fff]", g) for g in groups), groups
-    labels = page.locator(".pagefind-ui__filter-label").evaluate_all("els => els.map(e => e.textContent)")
-    interface = [page.locator("main h1").inner_text(), page.locator(".pagefind-ui__message").inner_text(),
-                 page.locator("#search input[type=text]").get_attribute("placeholder") or "", *labels]
-    assert labels and not any(_re.search(r"[\u4e00-\u9fff]", text) for text in interface), interface
-    assert "results for Sample" in ui
+    page.locator("#search-filters summary").click()
+    groups = page.locator("#search-filters legend").all_inner_texts()
+    labels = page.locator("#search-filters label").all_inner_texts()
+    interface = [page.locator("main h1").inner_text(), page.locator("#search-status").inner_text(),
+                 page.locator("#search-q").get_attribute("placeholder") or "",
+                 *page.locator("#search-form label, #search-form option, #search-form button, #search-form summary").all_inner_texts(),
+                 *groups, *labels]
+    assert groups and labels and not any(_re.search(r"[\u4e00-\u9fff]", text) for text in interface), interface
+    assert "results for Sample" in page.locator("#search-status").inner_text()
     page.close()
 
 
 def test_names_and_text_with_markup_stay_text_on_the_search_page(browser, tmp_path):
-    """Pagefind UI writes filter labels and excerpts with innerHTML: a taxonomy
-    name or a code span with markup must show as text and run nothing."""
+    """A taxonomy name or a code span with markup shows as text on the search
+    page (filter labels, result lines, excerpts) and runs nothing."""
     from click.testing import CliRunner
 
     from conftest import Server
@@ -213,24 +273,22 @@ def test_names_and_text_with_markup_stay_text_on_the_search_page(browser, tmp_pa
     try:
         page = browser.new_page()
         assert results(page, server, "search/", "示例代码")
-        excerpts = page.locator(".pagefind-ui__result-excerpt").all_inner_texts()
+        excerpts = page.locator(".result-excerpt").all_inner_texts()
         assert any('<img src=y onerror="window.__pwned=3">' in e for e in excerpts), excerpts
-        shown = '＜img src=x onerror="window.__pwned=1"＞办公厅＆amp;'  # full-width: reads the same, cannot form markup
-        # every filter group loaded (they arrive per merged bundle), then all of them opened
-        page.wait_for_function("""() => {
-            const texts = [...document.querySelectorAll('.pagefind-ui__filter-label')].map(e => e.textContent);
-            return texts.some(t => t.includes('办公厅')) && texts.some(t => t.includes('政务公开'));
-        }""", timeout=30000)
-        page.evaluate("document.querySelectorAll('details.pagefind-ui__filter-panel, details.pagefind-ui__filter-block').forEach(d => d.open = true)")
-        labels = page.locator(".pagefind-ui__filter-label").evaluate_all("els => els.map(e => e.textContent)")
-        assert any(shown in label for label in labels), labels
-        assert any('＜b onmouseover="window.__pwned=2"＞政务公开＜/b＞' in label for label in labels), labels
-        assert page.locator("#search img, #search b").count() == 0
+        page.locator("#search-filters summary").click()
+        labels = page.locator("#search-filters label").all_inner_texts()
+        # the name as text, whatever it holds (quotes and ampersands full-width: Pagefind cannot match them)
+        shown = '<img src=x onerror=＂window.__pwned=1＂>办公厅＆amp;'
+        assert any(label.startswith(shown) for label in labels), labels
+        assert any(label.startswith('<b onmouseover=＂window.__pwned=2＂>政务公开</b>') for label in labels), labels
+        assert page.locator("main img, main b").count() == 0
+        titles = page.locator(".result-link").all_inner_texts()
         page.get_by_label(re.compile("^" + re.escape(shown))).check()  # the filter still works
         page.wait_for_function("""() => {
-            const links = [...document.querySelectorAll('.pagefind-ui__result-link')];
+            const links = [...document.querySelectorAll('#search-results .result-link')];
             return links.length > 0 && links.every(a => a.href.includes('hfbz-2024-5'));
         }""", timeout=15000)
+        assert titles
         assert page.evaluate("window.__pwned") is None
         page.close()
     finally:

@@ -302,17 +302,22 @@ class HtmlRenderer:
                     alternates=self._alternates(lambda l: f"{self.urls.prefix(l)}subscribe/"))
 
     def search_page(self, lang: str) -> Page:
-        keys = ("clear_search", "load_more", "filters_label", "zero_results", "many_results", "one_result",
-                "alt_search", "search_suggestion", "searching")
-        translations = {k: i18n.t(f"pf_{k}", lang) for k in keys}
-        translations.update(placeholder=i18n.t("search_placeholder", lang), search_label=i18n.t("search_label", lang))
+        keys = ("zero", "many", "one", "browse_zero", "browse_many", "searching", "failed")
+        translations = {k: i18n.t(f"search_{k}", lang) for k in keys}
+        translations["chinese_only"] = i18n.t("chinese_only", lang)
+        # filter keys are the same in every language (record.html); the labels are the page's
+        filters = [["type", i18n.t("type", lang)], ["validity", i18n.t("validity", lang)],
+                   ["issuer", i18n.t("issuer", lang)], ["topic", i18n.t("topics", lang)], ["year", i18n.t("year", lang)]]
+        mine = [r for r in self.site.public if r.has(lang)]
         return Page(path=f"{self.urls.prefix(lang)}search/", lang=lang, template="search.html",
                     title=i18n.t("search", lang), in_sitemap=True,
                     ctx={"translations": json.dumps(translations, ensure_ascii=False, sort_keys=True),
-                         "chinese_only": i18n.t("chinese_only", lang),
+                         "filter_groups": json.dumps(filters, ensure_ascii=False),
+                         "first_date": min((r.meta.published for r in mine), default=None),
+                         "last_date": max((r.meta.published for r in mine), default=None),
                          # only years with pages in this language: Pagefind would answer from another
                          # language's index for a year that has none (Chinese results on the English page)
-                         "bundles": [f"pagefind/{y}/" for y in sorted({r.year for r in self.site.public if r.has(lang)}, reverse=True)]
+                         "bundles": [f"pagefind/{y}/" for y in sorted({r.year for r in mine}, reverse=True)]
                                     if self.search else []},
                     alternates=self._alternates(lambda l: f"{self.urls.prefix(l)}search/"))
 
@@ -357,17 +362,14 @@ def json_for_script(data) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-_FILTER_SAFE = str.maketrans({"<": "\uff1c", ">": "\uff1e", "&": "\uff06"})
+_FILTER_SAFE = str.maketrans({'"': "\uff02", "&": "\uff06"})
 
 
 def pagefind_text(text) -> str:
-    """A filter value for Pagefind.
-
-    Pagefind UI inserts filter values into the page with innerHTML, and
-    Pagefind decodes character references on the way (in the indexer and again
-    in the browser), so no amount of escaping survives reliably.  The
-    characters that make markup in HTML text are shown as their full-width
-    forms instead (＜ ＞ ＆), which read the same in a label and cannot form
-    markup (quotes cannot, in text: "People's" stays as it is).  tests/test_search.py checks in Chromium that a name with markup
-    shows as text and runs nothing."""
+    """A search filter value.  Pagefind 1.5 cannot match a filter value that
+    holds a double quote, and decodes character references in filter values
+    twice ("&amp;" comes back as "&"); those two characters are given as their
+    full-width forms (＂ ＆), which read the same.  The search page shows
+    values as text (textContent), so markup in a name stays text
+    (tests/test_search.py checks that in Chromium)."""
     return str(text).translate(_FILTER_SAFE)

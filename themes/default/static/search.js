@@ -1,13 +1,25 @@
-/* gazette search page: Pagefind UI (self-hosted), localised, with filters,
-   plus a document-number table checked first (Pagefind's tokeniser splits
-   "沪府办字〔2024〕5号", and readers type it with other brackets). */
+/* gazette search page: Pagefind's search engine (one bundle per year, its
+   JavaScript API) under gazette's own interface, in the page's language:
+   ranking for a gazette (exact title, then document number, then names and
+   issuer, then body; exact strings above shared characters), sort by date,
+   a publication-date range, filters, and a document-number table checked
+   first (readers type numbers with any brackets).  Text from the index is set
+   with textContent; the only markup shown is Pagefind's <mark> in excerpts. */
 (function () {
   "use strict";
-  var box = document.getElementById("search");
-  if (!box || typeof PagefindUI === "undefined") return;
-  var root = new URL(box.dataset.root || "./", window.location.href);
-  var lang = box.dataset.lang, defaultLang = box.dataset.defaultLang;
-  var hit = document.getElementById("docno-hit");
+  var form = document.getElementById("search-form");
+  if (!form) return;
+  var root = new URL(form.dataset.root || "./", window.location.href);
+  var lang = form.dataset.lang, defaultLang = form.dataset.defaultLang;
+  var T = JSON.parse(form.dataset.translations || "{}");
+  var GROUPS = JSON.parse(form.dataset.filters || "[]");
+  var input = document.getElementById("search-q"), sortBox = document.getElementById("search-sort");
+  var fromBox = document.getElementById("search-from"), toBox = document.getElementById("search-to");
+  var filterBox = form.querySelector(".filter-groups");
+  var status = document.getElementById("search-status"), list = document.getElementById("search-results");
+  var more = document.getElementById("search-more"), hit = document.getElementById("docno-hit");
+  var noExact = document.getElementById("no-exact");
+  var PAGE = 10, RERANK = 30;
   var table = null;
 
   function esc(text) {
@@ -15,9 +27,13 @@
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
     });
   }
+  function message(key, term, count) {  /* a function replacement: "$&" in a query stays "$&" */
+    return String(T[key] || "").replace("[SEARCH_TERM]", function () { return term; })
+      .replace("[COUNT]", function () { return String(count); });
+  }
 
-  /* Pagefind UI shows excerpts with innerHTML.  Pagefind escapes them itself;
-     as a second line, any "<" or ">" that is not part of its <mark> highlights
+  /* Excerpts are the one piece of markup shown: Pagefind escapes the text and
+     adds <mark>; as a second line, any "<" or ">" that is not part of its <mark> highlights
      is escaped too ("&" is left alone: a character reference makes no markup). */
   function safeExcerpt(html) {
     return String(html == null ? "" : html).split(/(<\/?mark>)/).map(function (part) {
@@ -37,10 +53,10 @@
   function indexQuery(term) {
     var q = String(term || "").trim();
     if (!HAN_TEST.test(q)) {
-      /* one code-like word (digits or hyphens: an index number, an id): exactly that */
+      /* one code-like word (digits or hyphens: an index number, an id): exactly that;
+         several words are searched as words, after the words as a phrase (exactQuery) */
       if (/^[^\s"]*[0-9-][^\s"]*$/.test(q) && /[A-Za-z]/.test(q)) return '"' + q + '"';
-      /* three words or more (a title, a name, a phrase copied from a text): as a phrase */
-      return !/^".*"$/.test(q) && q.split(/\s+/).length >= 3 ? '"' + q + '"' : q;
+      return q;
     }
     var phrase = q.replace(/^"|"$/g, "");
     if (!/\s/.test(phrase)) return '"' + spaceHan(phrase) + '"';
@@ -63,21 +79,6 @@
     var q = String(term || "").trim().replace(/^"|"$/g, "");
     return !HAN_TEST.test(q) && /\s/.test(q) ? '"' + q + '"' : null;
   }
-  var noExact = document.getElementById("no-exact");
-  var asked = 0;
-  function checkExact(term, bundle) {
-    var exact = exactQuery(term), mine = ++asked;
-    if (noExact) noExact.hidden = true;
-    if (!exact || !noExact) return;
-    import(bundle + "pagefind.js").then(function (pf) { return pf.search(exact); }).then(function (r) {
-      if (mine === asked && r) noExact.hidden = r.results.length > 0;
-    }).catch(function () {});
-  }
-
-  /* for benchmarks/search_recall.py: the page's own query rules */
-  window.gazetteSearch = { indexQuery: indexQuery, exactQuery: exactQuery,
-                           normalizeDocNumber: function (t) { return normalize(t); } };
-
   var BRACKETS = { "[": "〔", "]": "〕", "［": "〔", "］": "〕", "【": "〔", "】": "〕", "(": "〔", ")": "〕",
                    "（": "〔", "）": "〕", "﹝": "〔", "﹞": "〕", "〈": "〔", "〉": "〕" };
   function normalize(text) {  /* the same rule as gazette.search.normalize_doc_number */
@@ -92,66 +93,310 @@
     return out.replace(/号$/, "");
   }
 
+
+  /* ------------------------------------------------------------ ranking */
+  /* the text of a field as compared with the query: case, width, spaces and
+     punctuation do not count (the index copy has Han characters spaced) */
+  function squash(text) {
+    return String(text == null ? "" : text).normalize("NFKC").toLowerCase().replace(/[\s\p{P}\p{S}]+/gu, "");
+  }
+  /* 0 the title is the query, 1 the title contains it, 2 the document number,
+     3 a name or the issuer, 4 the text contains it exactly, 5 shares words only */
+  function tier(data, term) {
+    var q = squash(term.replace(/^"|"$/g, ""));
+    var m = data.meta || {};
+    if (!q) return 5;
+    var title = squash(m.title);
+    if (title === q) return 0;
+    if (title.indexOf(q) >= 0) return 1;
+    if (m.doc_number && (squash(m.doc_number).indexOf(q) >= 0 || normalize(m.doc_number).indexOf(normalize(term)) >= 0)) return 2;
+    if (squash(m.names).indexOf(q) >= 0 || squash(m.issuer).indexOf(q) >= 0) return 3;
+    return squash(data.content).indexOf(q) >= 0 ? 4 : 5;
+  }
+
+  /* ------------------------------------------------------------- engine */
+  /* each year's bundle is its own Pagefind instance (its own module URL), so
+     results can be merged by score, or laid out year by year in date order */
+  var bundles = (form.dataset.bundles || "").split(" ").filter(Boolean).map(function (b) {
+    var m = /(\d{4})\/?$/.exec(b);
+    return { year: m ? +m[1] : 0, path: new URL(b, root).pathname };
+  });
+  var ready = null;
+  function engines() {
+    if (!ready) ready = Promise.all(bundles.map(function (b) {
+      return import(b.path + "pagefind.js").then(function (pf) {
+        return pf.options({ bundlePath: b.path, baseUrl: root.pathname, excerptLength: 36 })
+          .then(function () { return pf.init(); })
+          .then(function () { return { year: b.year, pf: pf }; });
+      });
+    }));
+    return ready;
+  }
+
+  function inRange(year, s) {
+    return !((s.from && year < +s.from.slice(0, 4)) || (s.to && year > +s.to.slice(0, 4)));
+  }
+  function wholeYear(year, s) {
+    return (!s.from || s.from <= year + "-01-01") && (!s.to || s.to >= year + "-12-31");
+  }
+
+  async function searchYear(e, s, q, exact) {
+    if (!inRange(e.year, s)) return null;
+    var filters = {};
+    Object.keys(s.chosen).forEach(function (k) { filters[k] = { any: s.chosen[k] }; });
+    if (!wholeYear(e.year, s)) {  /* the days of this year inside the range */
+      var all = (await e.pf.filters()) || {};
+      var days = Object.keys(all.published || {}).filter(function (d) {
+        return (!s.from || d >= s.from) && (!s.to || d <= s.to);
+      });
+      if (!days.length) return null;
+      filters.published = { any: days };
+    }
+    /* no words: Pagefind lists pages only for a filter; the year's own is one */
+    if (!q && !Object.keys(filters).length) filters.year = { any: [String(e.year)] };
+    var options = { filters: filters };
+    var sort = s.sort || (q ? "" : "newest");
+    if (sort) options.sort = { date: sort === "oldest" ? "asc" : "desc" };
+    var loose = await e.pf.search(q, options);
+    var strict = exact && !sort ? await e.pf.search(exact, options) : null;
+    return { year: e.year, loose: loose, strict: strict };
+  }
+
+  /* -> {results: [{key, score, data()}], exact: count | null, filters: {key: {value: count}}} */
+  async function find(s) {
+    var all = await engines();
+    var q = s.term ? indexQuery(s.term) : null, exact = s.term ? exactQuery(s.term) : null;
+    var runs = (await Promise.all(all.map(function (e) { return searchYear(e, s, q, exact); }))).filter(Boolean);
+    var sort = s.sort || (q ? "" : "newest");
+    var tag = function (year) { return function (r) { r.key = year + ":" + r.id; return r; }; };
+    var pick = function (which) {
+      var ordered = sort === "oldest" ? runs.slice().reverse() : runs;  /* bundles are newest first */
+      var out = [];
+      ordered.forEach(function (run) { if (run[which]) out = out.concat(run[which].results.map(tag(run.year))); });
+      return sort ? out : out.sort(function (a, b) { return b.score - a.score; });
+    };
+    var results = pick("loose"), exactCount = null;
+    if (exact && !sort) {  /* the words as a phrase first, then pages with only some of them */
+      var strict = pick("strict"), seen = {};
+      strict.forEach(function (r) { seen[r.key] = true; });
+      exactCount = strict.length;
+      results = strict.concat(results.filter(function (r) { return !seen[r.key]; }));
+    }
+    if (s.term && !sort) {
+      var head = results.slice(0, RERANK);
+      var datas = await Promise.all(head.map(function (r) { return r.data(); }));
+      head.forEach(function (r, i) { r.loaded = datas[i]; r.tier = tier(datas[i], s.term); r.rank = i; });
+      head.sort(function (a, b) { return a.tier - b.tier || a.rank - b.rank; });
+      results = head.concat(results.slice(RERANK));
+    }
+    var counts = {};
+    runs.forEach(function (run) {
+      var f = run.loose.filters || {};
+      Object.keys(f).forEach(function (k) {
+        counts[k] = counts[k] || {};
+        Object.keys(f[k]).forEach(function (v) { counts[k][v] = (counts[k][v] || 0) + f[k][v]; });
+      });
+    });
+    return { results: results, exact: exactCount, filters: counts };
+  }
+
+  /* ------------------------------------------------------------ filters */
+  var filterInputs = {};  /* "key\u0000value" -> {box, count} */
+  async function drawFilters() {
+    var totals = {};
+    (await engines()).forEach(function (e) { totals[e.year] = e; });
+    var merged = {};
+    for (var year in totals) {
+      var f = (await totals[year].pf.filters()) || {};
+      Object.keys(f).forEach(function (k) {
+        merged[k] = merged[k] || {};
+        Object.keys(f[k]).forEach(function (v) { merged[k][v] = (merged[k][v] || 0) + f[k][v]; });
+      });
+    }
+    GROUPS.forEach(function (group, g) {
+      var key = group[0], values = merged[key] || {};
+      var names = Object.keys(values);
+      if (!names.length) return;
+      names.sort(key === "year" ? function (a, b) { return b.localeCompare(a); }
+                                : function (a, b) { return values[b] - values[a] || a.localeCompare(b); });
+      var set = document.createElement("fieldset");
+      var legend = document.createElement("legend");
+      legend.textContent = group[1];
+      set.appendChild(legend);
+      names.forEach(function (value, i) {
+        var row = document.createElement("div"), box = document.createElement("input");
+        var label = document.createElement("label"), count = document.createElement("span");
+        row.className = "filter-option";
+        box.type = "checkbox"; box.id = "filter-" + g + "-" + i; box.name = key; box.value = value;
+        box.checked = (initial.chosen[key] || []).indexOf(value) >= 0;
+        label.htmlFor = box.id;
+        label.textContent = value + " ";
+        count.className = "filter-count";
+        count.textContent = "(" + values[value] + ")";
+        label.appendChild(count);
+        row.appendChild(box); row.appendChild(label);
+        set.appendChild(row);
+        filterInputs[key + "\u0000" + value] = { box: box, count: count };
+      });
+      filterBox.appendChild(set);
+    });
+    if (Object.keys(initial.chosen).length) form.querySelector("details").open = true;
+  }
+  function updateCounts(counts) {
+    Object.keys(filterInputs).forEach(function (k) {
+      var parts = k.split("\u0000"), n = (counts[parts[0]] || {})[parts[1]] || 0;
+      filterInputs[k].count.textContent = "(" + n + ")";
+      filterInputs[k].box.parentNode.classList.toggle("filter-empty", n === 0);
+    });
+  }
+
+  /* ------------------------------------------------------------ page */
+  function state() {
+    var chosen = {};
+    filterBox.querySelectorAll("input[type=checkbox]:checked").forEach(function (c) {
+      (chosen[c.name] = chosen[c.name] || []).push(c.value);
+    });
+    var from = fromBox.value, to = toBox.value;
+    if (from && to && from > to) { var t = from; from = to; to = t; }
+    return { term: input.value.trim(), sort: sortBox.value, from: from, to: to, chosen: chosen };
+  }
+
   function showHit(term) {
-    if (!table || !hit) return;
-    var matches = table[normalize(term)] || [];
-    var list = hit.querySelector("ul");
-    list.innerHTML = "";
+    if (!hit) return;
+    var matches = (table && term && table[normalize(term)]) || [];
+    var ul = hit.querySelector("ul");
+    ul.innerHTML = "";
     matches.forEach(function (m) {
       var inLang = m.url[lang] ? lang : defaultLang;
       var li = document.createElement("li");
       li.innerHTML = '<a href="' + esc(new URL(m.url[inLang], root).pathname) + '"' +
         (inLang !== lang ? ' lang="' + esc(inLang) + '"' : "") + ">" + esc(m.title[inLang]) + "</a> " +
         '<span class="docno">' + esc(m.doc_number) + "</span>" +
-        (inLang !== lang ? ' <span class="badge badge-zh-only">' + esc(box.dataset.chineseOnly) + "</span>" : "");
-      list.appendChild(li);
+        (inLang !== lang ? ' <span class="badge badge-zh-only">' + esc(T.chinese_only) + "</span>" : "");
+      ul.appendChild(li);
     });
     hit.hidden = matches.length === 0;
   }
 
-  /* one Pagefind bundle per year, newest first, merged here */
-  var bundles = (box.dataset.bundles || "").split(" ").filter(Boolean).map(function (b) {
-    return new URL(b, root).pathname;
-  });
-  var ui = new PagefindUI({
-    element: "#search",
-    bundlePath: bundles[0],
-    mergeIndex: bundles.slice(1).map(function (b) { return { bundlePath: b }; }),
-    baseUrl: root.pathname,
-    showSubResults: false,
-    showImages: false,
-    resetStyles: false,
-    autofocus: false,
-    translations: JSON.parse(box.dataset.translations || "{}"),
-    processTerm: function (term) { showHit(term); checkExact(term, bundles[0]); return indexQuery(term); },
-    processResult: function (result) {
-      var m = result.meta || {};
-      var line = [m.doc_number, m.issuer, m.date].filter(Boolean).map(esc).join(" · ");
-      result.excerpt = unspaceHan(safeExcerpt(result.excerpt));
-      (result.sub_results || []).forEach(function (sub) { sub.excerpt = safeExcerpt(sub.excerpt); });
-      if (line) result.excerpt = '<span class="result-meta">' + line + "</span><br>" + result.excerpt;
-      result.meta = { title: m.title };  /* shown above, localised; no raw key chips */
-      return result;
+  function item(data) {
+    var m = data.meta || {};
+    var li = document.createElement("li"), h = document.createElement("h2"), a = document.createElement("a");
+    li.className = "search-result";
+    a.className = "result-link";
+    a.href = data.url;
+    a.textContent = m.title || data.url;
+    h.appendChild(a);
+    li.appendChild(h);
+    var line = [m.doc_number, m.issuer, m.date].filter(Boolean).join(" · ");
+    if (line) {
+      var p = document.createElement("p");
+      p.className = "result-meta";
+      p.textContent = line;
+      li.appendChild(p);
     }
-  });
-
-  /* Pagefind UI's input has a placeholder but no label element: give it one */
-  var input = box.querySelector("input[type=text], input[type=search], .pagefind-ui__search-input");
-  if (input && !input.labels.length) {
-    input.id = input.id || "pagefind-q";
-    var label = document.createElement("label");
-    label.className = "visually-hidden";
-    label.htmlFor = input.id;
-    label.textContent = JSON.parse(box.dataset.translations || "{}").search_label || "Search";
-    input.parentNode.insertBefore(label, input);
+    var excerpt = document.createElement("p");
+    excerpt.className = "result-excerpt";
+    excerpt.innerHTML = unspaceHan(safeExcerpt(data.excerpt));
+    li.appendChild(excerpt);
+    return li;
   }
 
-  var query = new URLSearchParams(window.location.search).get("q");
-  fetch(new URL("data/docnumbers.json", root))
+  var asked = 0, current = null, shown = 0;
+  async function showMore(mine) {
+    var slice = current.results.slice(shown, shown + PAGE);
+    var datas = await Promise.all(slice.map(function (r) { return r.loaded || r.data(); }));
+    if (mine !== asked) return;
+    datas.forEach(function (d) { list.appendChild(item(d)); });
+    shown += slice.length;
+    more.hidden = shown >= current.results.length;
+  }
+
+  function remember(s) {
+    var params = new URLSearchParams();
+    if (s.term) params.set("q", s.term);
+    if (s.sort) params.set("sort", s.sort);
+    if (s.from) params.set("from", s.from);
+    if (s.to) params.set("to", s.to);
+    Object.keys(s.chosen).sort().forEach(function (k) {
+      s.chosen[k].forEach(function (v) { params.append(k, v); });
+    });
+    var query = params.toString();
+    history.replaceState(null, "", window.location.pathname + (query ? "?" + query : ""));
+  }
+
+  async function run() {
+    var s = state(), mine = ++asked;
+    remember(s);
+    showHit(s.term);
+    noExact.hidden = true;
+    var browsing = !s.term && (s.from || s.to || Object.keys(s.chosen).length);
+    if (!s.term && !browsing) {
+      list.innerHTML = ""; status.textContent = ""; more.hidden = true;
+      list.dataset.term = ""; list.setAttribute("aria-busy", "false"); list.dataset.done = String(mine);
+      return;
+    }
+    list.setAttribute("aria-busy", "true");
+    if (s.term) status.textContent = message("searching", s.term, 0);
+    var found;
+    try {
+      found = await find(s);
+    } catch (err) {
+      if (mine === asked) { status.textContent = T.failed || ""; list.setAttribute("aria-busy", "false"); }
+      throw err;
+    }
+    if (mine !== asked) return;
+    current = found; shown = 0;
+    list.innerHTML = "";
+    var n = found.results.length;
+    status.textContent = s.term ? message(n === 0 ? "zero" : n === 1 ? "one" : "many", s.term, n)
+                                : message(n === 0 ? "browse_zero" : "browse_many", "", n);
+    noExact.hidden = !(found.exact === 0 && n > 0);
+    updateCounts(found.filters);
+    await showMore(mine);
+    if (mine !== asked) return;
+    list.dataset.term = s.term;
+    list.dataset.done = String(mine);  /* which search the list shows (tests wait on it) */
+    list.setAttribute("aria-busy", "false");
+  }
+
+  /* for benchmarks/search_recall.py and the tests: what this page finds, in its order */
+  window.gazetteSearch = {
+    indexQuery: indexQuery, exactQuery: exactQuery, normalizeDocNumber: normalize,
+    query: async function (term, options) {
+      options = options || {};
+      var found = await find({ term: String(term || "").trim(), sort: options.sort || "", from: options.from || "",
+                               to: options.to || "", chosen: options.filters || {} });
+      var top = found.results.slice(0, options.top || PAGE);
+      var datas = await Promise.all(top.map(function (r) { return r.loaded || r.data(); }));
+      return { count: found.results.length, exact: found.exact,
+               results: datas.map(function (d) {
+                 var m = d.meta || {};
+                 return { url: d.url, title: m.title || "", issuer: m.issuer || "", date: m.date || "" };
+               }) };
+    }
+  };
+
+  var timer = null;
+  function later() { clearTimeout(timer); timer = setTimeout(run, 250); }
+  form.addEventListener("submit", function (ev) { ev.preventDefault(); clearTimeout(timer); run(); });
+  input.addEventListener("input", later);
+  [sortBox, fromBox, toBox].forEach(function (el) { el.addEventListener("change", function () { clearTimeout(timer); run(); }); });
+  filterBox.addEventListener("change", function () { clearTimeout(timer); run(); });
+  more.addEventListener("click", function () { showMore(asked); });
+
+  var params = new URLSearchParams(window.location.search);
+  var initial = { chosen: {} };
+  GROUPS.forEach(function (g) { if (params.getAll(g[0]).length) initial.chosen[g[0]] = params.getAll(g[0]); });
+  input.value = params.get("q") || "";
+  sortBox.value = ["newest", "oldest"].indexOf(params.get("sort")) >= 0 ? params.get("sort") : "";
+  fromBox.value = /^\d{4}-\d{2}-\d{2}$/.test(params.get("from") || "") ? params.get("from") : "";
+  toBox.value = /^\d{4}-\d{2}-\d{2}$/.test(params.get("to") || "") ? params.get("to") : "";
+  var tableReady = fetch(new URL("data/docnumbers.json", root))
     .then(function (r) { return r.ok ? r.json() : {}; })
     .catch(function () { return {}; })
-    .then(function (data) {
-      table = data;
-      if (query) { showHit(query); ui.triggerSearch(query); }
-    });
+    .then(function (data) { table = data; });
+  Promise.all([tableReady, drawFilters()]).then(function () {
+    form.dataset.ready = "true";
+    if (input.value || fromBox.value || toBox.value || Object.keys(initial.chosen).length) return run();
+  }).catch(function () { status.textContent = T.failed || ""; });
 })();
