@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import markdown, yamlload
+from .markdown import normalize_width
 from .errors import Diagnostics, GazetteError
 from .model import Issue, Record, Site
 
@@ -34,8 +35,14 @@ class Version:
     number: int
     folder: Path
     released: str
-    erratum: str | None
+    erratum: str | dict | None  # one text, or {lang: text} (per-language errata, spec v1.2)
     manifest: dict = field(default_factory=dict)
+
+    def erratum_in(self, lang: str, default_lang: str = "zh") -> str | None:
+        e = self.erratum
+        if isinstance(e, dict):
+            return e.get(lang) or e.get(default_lang) or next(iter(e.values()), None)
+        return e
 
     @property
     def pdfs(self) -> list[str]:
@@ -164,7 +171,7 @@ def changed_since(site: Site, issue: Issue, latest: Version) -> bool:
 
 
 # -------------------------------------------------------------- release
-def write_version(site: Site, issue: Issue, pdf_renderer, number: int, erratum: str | None,
+def write_version(site: Site, issue: Issue, pdf_renderer, number: int, erratum: str | dict | None,
                   withdrawal: dict | None = None) -> Version:
     folder = issue_folder(site, issue.key) / f"v{number}"
     if folder.exists():
@@ -180,7 +187,8 @@ def write_version(site: Site, issue: Issue, pdf_renderer, number: int, erratum: 
     try:
         for lang in pdf_renderer.issue_languages(issue):
             name = pdf_renderer.issue_pdf_name(issue.key, lang, site.default_lang)
-            html_doc = pdf_renderer.issue_html(issue, lang, version=number, erratum=erratum, released=released[:10])
+            text = Version(issue.key, number, folder, released, erratum).erratum_in(lang, site.default_lang)
+            html_doc = pdf_renderer.issue_html(issue, lang, version=number, erratum=text, released=released[:10])
             data = pdf_renderer.render_now(html_doc)
             (staging / name).write_bytes(data)
             files[name] = hashlib.sha256(data).hexdigest()
@@ -206,7 +214,28 @@ def find_issue(site: Site, key: str) -> Issue:
     for issue in site.issues:
         if issue.key == key:
             return issue
+    m = re.fullmatch(r"\s*(\d{4})\s*[-_/.年第]\s*0*(\d{1,2})\s*期?\s*", normalize_width(key))
+    if m:
+        guess = f"{m.group(1)}-{int(m.group(2)):02d}"
+        if guess != key and any(i.key == guess for i in site.issues):
+            raise GazetteError(f"no issue {key}: did you mean {guess}? (issues are numbered YYYY-NN)")
     raise GazetteError(f"no published issue {key} (content/issues/{key}.yaml, published on or before {site.build_date})")
+
+
+_ERRATUM_PREFIX = re.compile(r"^\s*(?:更正说明|更正|勘误|erratum|correction)\s*[:：]\s*", re.I)
+
+
+def clean_erratum(text: str | None, what: str = "the erratum") -> str:
+    """An erratum as entered, less a leading "更正：" or "Erratum:" (the page
+    and the PDF cover put their own label before it)."""
+    if not text or not text.strip():
+        raise GazetteError("a revision needs an erratum (--erratum \"…\") saying what was corrected")
+    if any(c in text for c in "\r\0"):
+        raise GazetteError(f"{what} must be plain text")
+    out = _ERRATUM_PREFIX.sub("", text.strip()).strip()
+    if not out:
+        raise GazetteError(f"{what} says nothing beyond its label")
+    return out
 
 
 def release(site: Site, key: str, pdf_renderer) -> Version:
@@ -218,18 +247,24 @@ def release(site: Site, key: str, pdf_renderer) -> Version:
     return write_version(site, issue, pdf_renderer, 1, None)
 
 
-def revise(site: Site, key: str, erratum: str, pdf_renderer) -> Version:
+def revise(site: Site, key: str, erratum: str | dict, pdf_renderer) -> Version:
+    """Release the changed issue as its next version.  `erratum` is one text (in
+    the site's language) or {lang: text}, one per language."""
     issue = find_issue(site, key)
-    if not erratum or not erratum.strip():
-        raise GazetteError("a revision needs an erratum (--erratum \"…\") saying what was corrected")
-    if any(c in erratum for c in "\r\0"):
-        raise GazetteError("the erratum must be plain text")
+    texts = erratum if isinstance(erratum, dict) else {site.default_lang: erratum}
+    for lang in texts:
+        if lang not in site.languages:
+            raise GazetteError(f"an erratum in '{lang}', which is not one of the site's languages ({', '.join(site.languages)})")
+    if site.default_lang not in texts:
+        raise GazetteError("a revision needs an erratum in the site's language (--erratum \"…\")")
+    cleaned = {lang: clean_erratum(text, f"the {lang} erratum") for lang, text in texts.items()}
     versions = load_versions(site, key)
     if not versions:
         raise GazetteError(f"issue {key} has not been released yet: gazette issue release {key}")
     if not changed_since(site, issue, versions[-1]):
         raise GazetteError(f"nothing in issue {key} changed since v{versions[-1].number}; there is nothing to revise")
-    return write_version(site, issue, pdf_renderer, versions[-1].number + 1, erratum.strip())
+    return write_version(site, issue, pdf_renderer, versions[-1].number + 1,
+                         cleaned[site.default_lang] if len(cleaned) == 1 else cleaned)
 
 
 def withdrawal_notice(date: str, reason: str, lang: str) -> str:

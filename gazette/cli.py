@@ -16,7 +16,7 @@ SITE_OPTION = click.option("--site", "site_dir", type=click.Path(file_okay=False
 
 def _print_warnings(diags: Diagnostics) -> None:
     if diags.warnings:
-        click.echo(f"{len(diags.warnings)} warning(s):", err=True)
+        click.echo(f"{_n(len(diags.warnings), 'warning')}:", err=True)
         for i, d in enumerate(sorted(set(diags.warnings)), 1):
             click.echo(f"{i}. {d.format()}", err=True)
 
@@ -201,7 +201,7 @@ def check(site_dir: Path, strict: bool, jobs: int | None, pdf: bool | None, link
                        link_report=link_report)
     _print_warnings(result.diagnostics)
     click.echo(f"ok: {len(result.site.records)} records ({len(result.site.public)} public), "
-               f"{len(result.site.issues)} issues, {result.pages} pages; {len(result.diagnostics.warnings)} warning(s)")
+               f"{_n(len(result.site.issues), 'issue')}, {_n(result.pages, 'page')}; {_n(len(result.diagnostics.warnings), 'warning')}")
     if result.links is not None:
         click.echo(f"links: none broken; {len(result.links)} to look at (redirected or busy)")
 
@@ -245,7 +245,7 @@ def verify(directory: Path, public_key: Path | None):
     signature = {"valid": "signature valid", "missing": "manifest.sig is missing", "invalid": "signature INVALID",
                  "not checked": "signature not checked (no --key)"}[result.signature]
     click.echo(f"{'ok' if result.ok else 'FAILED'}: {signature}; {len(result.missing)} missing, {len(result.changed)} changed, "
-               f"{len(result.extra)} extra file(s)")
+               f"{_n(len(result.extra), 'extra file')}")
     if not result.ok:
         raise SystemExit(1)
 
@@ -298,9 +298,12 @@ def issue_release(key: str, site_dir: Path):
 
 @issue.command("revise")
 @click.argument("key", metavar="YYYY-NN")
-@click.option("--erratum", required=True, help="What was corrected (plain text; Chinese is fine). Printed on the new version's cover and on the issue page.")
+@click.option("--erratum", required=True, help="What was corrected, in the site's language (plain text). Printed on "
+              "the new version's cover and on the issue page; a leading \"更正：\" is not needed.")
+@click.option("--erratum-en", default=None, help="The erratum in English, for the English PDF and pages "
+              "(without it they show the Chinese text).")
 @SITE_OPTION
-def issue_revise(key: str, erratum: str, site_dir: Path):
+def issue_revise(key: str, erratum: str, erratum_en: str | None, site_dir: Path):
     """Release the changed issue YYYY-NN as its next version, with an erratum.
 
     Earlier versions stay in the archive and on the site, byte for byte."""
@@ -310,7 +313,8 @@ def issue_revise(key: str, erratum: str, site_dir: Path):
 
     site, diags = load_and_resolve(site_dir, pdf=True, revising=True, progress=_progress())
     _print_warnings(diags)
-    version = archive.revise(site, key, erratum, PdfRenderer(site, resources.builtin_theme(), cache_dir(site), progress=_progress()))
+    texts = {site.default_lang: erratum, **({"en": erratum_en} if erratum_en else {})}
+    version = archive.revise(site, key, texts if len(texts) > 1 else erratum, PdfRenderer(site, resources.builtin_theme(), cache_dir(site), progress=_progress()))
     click.echo(f"released issue {key} as v{version.number}: {version.folder} ({', '.join(version.pdfs)})")
 
 
@@ -447,7 +451,7 @@ def subscribers_list(status, site_dir):
     for sub in rows:
         enrolled = f"\taudiences: {' '.join(sub.audiences)}" if sub.audiences else ""
         click.echo(f"{sub.email}\t{sub.status}\t{sub.lang}\t{sub.scopes.describe()}{enrolled}")
-    click.echo(f"{len(rows)} subscriber(s)", err=True)
+    click.echo(_n(len(rows), "subscriber"), err=True)
 
 
 @subscribers.command("import")
@@ -472,7 +476,7 @@ def subscribers_import(csv_file, site_dir):
     for email in report.unsubscribed:
         click.echo(f"skipped {email}: unsubscribed earlier", err=True)
     click.echo(f"imported {report.added} new, {report.existing} already subscribed, "
-               f"{len(report.unsubscribed)} unsubscribed skipped, {len(report.errors)} error(s)")
+               f"{len(report.unsubscribed)} unsubscribed skipped, {_n(len(report.errors), 'error')}")
     if report.errors:
         raise SystemExit(1)
 
@@ -495,7 +499,7 @@ def subscribers_export(csv_file, site_dir):
         store.close()
     if csv_file:
         csv_file.write_text(buffer.getvalue(), encoding="utf-8")
-        click.echo(f"exported {count} subscriber(s) to {csv_file}")
+        click.echo(f"exported {_n(count, 'subscriber')} to {csv_file}")
     else:
         click.echo(buffer.getvalue(), nl=False)
 
@@ -510,31 +514,43 @@ def mail():
 
 
 @mail.command("send")
-@click.option("--dry-run", is_flag=True, help="Write the messages as .eml files instead of sending; changes nothing.")
+@click.option("--dry-run", is_flag=True, help="Write the messages as .eml files instead of sending; changes nothing. "
+              "Needs no GAZETTE_SECRET: links in them are placeholders that no service accepts.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("mail-dry-run"),
               show_default=True, help="Folder for --dry-run messages.")
+@click.option("--backfill-since", "backfill", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Also send records published on or after this date (YYYY-MM-DD) that a subscriber has not "
+                   "received, even from before they subscribed: a welcome digest, or a backfill.")
 @SITE_OPTION
-def mail_send(dry_run, out_dir, site_dir):
+def mail_send(dry_run, out_dir, backfill, site_dir):
     """Send each subscriber one digest of what is new for them.
 
-    New means: public records published since they subscribed that no earlier
-    digest to them contained, matching their scopes, in their language.
-    Targeted records go only to subscribers of their audience tags.  Messages
-    are queued in a durable outbox first, then sent; a rerun after any failure
-    sends what is still pending and never sends a record twice.  SMTP settings
-    come from gazette.yaml (subscriptions.smtp); the password only from the
-    environment variable it names.
+    New means: public records published since they subscribed (or since
+    --backfill-since) that no earlier digest to them contained, matching their
+    scopes, in their language.  Scopes of different kinds combine with OR
+    unless the subscriber asked for all of them (see `subscribers add
+    --match`).  Targeted records go only to subscribers of their audience
+    tags.  Messages are queued in a durable outbox first, then sent; a rerun
+    after any failure sends what is still pending and never sends a record
+    twice.  SMTP settings come from gazette.yaml (subscriptions.smtp); the
+    password only from the environment variable it names.
     """
-    from .mail.digest import Composer, Tokens, deliver, open_store, plan_digests, secret, write_dry_run
+    from .mail.digest import (DRY_RUN_SECRET, Composer, Tokens, deliver, open_store, plan_digests, secret,
+                              write_dry_run)
 
     site = _site_for_mail(site_dir)
-    composer = Composer(site, Tokens(secret(site)), resources.builtin_theme())
-    store = open_store(site)
+    tokens = Tokens(DRY_RUN_SECRET if dry_run else secret(site))
+    since = backfill.date() if backfill else None
+    store = open_store(site, create=not dry_run)
     try:
-        plan = plan_digests(site, store, composer, dry_run=dry_run)
+        composer = Composer(site, tokens, resources.builtin_theme(), instance=store.instance)
+        plan = plan_digests(site, store, composer, dry_run=dry_run, backfill=since)
         if dry_run:
             count = write_dry_run(plan, out_dir)
-            click.echo(f"dry run: wrote {count} message(s) to {out_dir}; nothing was sent or recorded")
+            click.echo(f"dry run: wrote {_n(count, 'message')} to {out_dir} (their links are placeholders); "
+                       "nothing was sent or recorded")
+            if not count:
+                click.echo(_why_nothing(plan))
             return
         report = deliver(site, store, progress=_progress())
     finally:
@@ -542,12 +558,28 @@ def mail_send(dry_run, out_dir, site_dir):
     for email, error in report.failed:
         click.echo(f"failed: {email}: {error}", err=True)
     elsewhere = f" ({report.elsewhere} being sent by another process)" if report.elsewhere else ""
-    click.echo(f"queued {plan.queued} digest(s); sent {report.sent}, failed {len(report.failed)}, "
+    click.echo(f"queued {_n(plan.queued, 'digest')}; sent {report.sent}, failed {len(report.failed)}, "
                f"still pending {report.pending}{elsewhere}")
+    if not plan.queued and not report.sent:
+        click.echo(_why_nothing(plan))
     if report.connection_error:
         click.echo(f"Error: {report.connection_error}; run again to send what is pending", err=True)
     if report.pending or report.connection_error:
         raise SystemExit(1)
+
+
+def _why_nothing(plan) -> str:
+    if not plan.subscribers:
+        return ("nothing to send: there are no confirmed subscribers (subscribers confirm through the link "
+                "in their confirmation email, or are added with `gazette subscribers add`)")
+    return (f"nothing new for any of {_n(plan.subscribers, 'subscriber')}: a digest holds only public records "
+            "published since the subscriber subscribed, not sent to them before, matching their scopes. "
+            "To send earlier records as a welcome or backfill: gazette mail send --backfill-since YYYY-MM-DD")
+
+
+def _n(count: int, noun: str, plural: str | None = None) -> str:
+    """'1 digest', '2 digests'."""
+    return f"{count} {noun if count == 1 else (plural or noun + 's')}"
 
 
 @main.group()

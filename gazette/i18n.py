@@ -20,7 +20,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "latest_issue": {"zh": "最新一期", "en": "Latest issue"},
     "all_issues": {"zh": "全部期刊", "en": "All issues"},
     "topic_collections": {"zh": "主题集成", "en": "Topic collections"},
-    "records_count": {"zh": "{n} 件", "en": "{n} documents"},
+    "records_count": {"zh": "{n} 件", "en": ("{n} document", "{n} documents")},
     "issue_title": {"zh": "{year}年第{number}期", "en": "{year}, No. {number}"},
     "contents": {"zh": "目录", "en": "Contents"},
     "chinese_only": {"zh": "仅有中文版", "en": "available in Chinese only"},
@@ -76,7 +76,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "consultation_closed": {"zh": "征询已结束", "en": "Consultation closed"},
     "consultation_upcoming": {"zh": "尚未开始征询", "en": "Consultation not yet open"},
     "consultation_period": {"zh": "征询期：{opens} 至 {closes}", "en": "Consultation period: {opens} to {closes}"},
-    "days_left": {"zh": "剩余 {n} 天", "en": "{n} days left"},
+    "days_left": {"zh": "剩余 {n} 天", "en": ("{n} day left", "{n} days left")},
     "last_day": {"zh": "今天是最后一天", "en": "Today is the last day"},
     "feedback": {"zh": "意见反馈渠道", "en": "How to comment"},
     "feedback_email": {"zh": "电子邮件", "en": "Email"},
@@ -114,6 +114,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "versions": {"zh": "版本", "en": "Versions"},
     "released_on": {"zh": "发布于 {date}", "en": "released {date}"},
     "current_version": {"zh": "当前版本", "en": "current version"},
+    "pdf_of_issue_in": {"zh": "本期PDF（{language}）", "en": "PDF of this issue ({language})"},
+    "paren_open": {"zh": "（", "en": " ("},
+    "paren_close": {"zh": "）", "en": ")"},
     "history": {"zh": "修改记录", "en": "History"},
     "changes_in": {"zh": "{label}相对{prev}的修改", "en": "Changes in {label} since {prev}"},
     "subscribe": {"zh": "订阅", "en": "Subscribe"},
@@ -128,7 +131,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "email_submit": {"zh": "订阅", "en": "Subscribe"},
     "email_scopes": {"zh": "关注内容（不选则订阅全部）", "en": "What to follow (none selected: everything)"},
     "feed_of": {"zh": "订阅本页", "en": "Feed of this page"},
-    "digest_subject": {"zh": "{title}：{n} 件新文件", "en": "{title}: {n} new documents"},
+    "digest_subject": {"zh": "{title}：{n} 件新文件", "en": ("{title}: {n} new document", "{title}: {n} new documents")},
     "digest_intro": {"zh": "您订阅的公报内容有以下更新：", "en": "New in the gazette for your subscription:"},
     "digest_targeted": {"zh": "定向发送：本文件仅发送给相关对象，未在网站公开。", "en": "Sent to its audience only; not published on the website."},
     "digest_footer": {"zh": "您收到此邮件是因为订阅了本公报。", "en": "You receive this email because you subscribed to the gazette."},
@@ -214,7 +217,11 @@ def _pick(table: dict, key: str, lang: str) -> str:
 
 
 def t(key: str, lang: str, **kw) -> str:
+    """The interface string `key` in `lang`.  A string given as a pair
+    (singular, plural) is chosen by the count `n`."""
     text = _pick(STRINGS, key, lang)
+    if isinstance(text, tuple):
+        text = text[0] if kw.get("n") == 1 else text[1]
     return text.format(**kw) if kw else text
 
 
@@ -238,5 +245,9 @@ def format_date(d: dt.date | None, lang: str) -> str:
     return f"{d.day} {MONTHS_EN[d.month - 1]} {d.year}"
 
 
-def language_name(lang: str) -> str:
-    return {"zh": "中文", "en": "English"}.get(lang, lang)
+def language_name(lang: str, in_lang: str | None = None) -> str:
+    """A language's name: in itself (a language switcher), or in `in_lang`."""
+    names = {"zh": {"zh": "中文", "en": "Chinese"}, "en": {"zh": "英文", "en": "English"}}
+    if in_lang is None:
+        return {"zh": "中文", "en": "English"}.get(lang, lang)
+    return names.get(lang, {}).get(in_lang, lang)

@@ -101,7 +101,7 @@ def check(site_dir: Path, strict: bool = False, workers: int | None = None, pdf:
                                          encoding="utf-8")
         stop_on_errors(diags, "checking links")
     if strict and diags.warnings:
-        raise GazetteError(f"check failed (--strict): {len(diags.warnings)} warning(s)", diags)
+        raise GazetteError(f"check failed (--strict): {len(diags.warnings)} warning{'' if len(diags.warnings) == 1 else 's'}", diags)
     return result
 
 

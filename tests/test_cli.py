@@ -89,7 +89,7 @@ def test_read_only_commands_write_nothing(tmp_path):
 def test_bundled_gazette_passes_strict_check():
     result = run("check", "--site", ROOT, "--strict")
     assert result.exit_code == 0, result.output
-    assert "0 warning(s)" in result.output
+    assert "0 warnings" in result.output
 
 
 def test_strict_fails_on_warnings_only_when_asked(tmp_path):

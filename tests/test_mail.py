@@ -180,7 +180,7 @@ def test_digests_arrive_once_each_correctly_encoded_and_scoped(mailsite, tmp_pat
         assert result.exit_code == 0, result.output
         assert "sent 4" in result.output
         again = cli("mail", "send", "--site", mailsite)
-        assert again.exit_code == 0 and "queued 0 digest(s); sent 0" in again.output
+        assert again.exit_code == 0 and "queued 0 digests; sent 0" in again.output
     finally:
         server.stop()
     inbox = server.inbox
@@ -205,6 +205,96 @@ def test_digests_arrive_once_each_correctly_encoded_and_scoped(mailsite, tmp_pat
     assert "样例市第6号通知 (available in Chinese only)" in en_text
     reader = by_to["reader@example.org"].get_body(("plain",)).get_content()
     assert "样例市新版管理办法" in reader and "样例市第6号通知" not in reader  # topic openness only
+
+
+def _header(raw: bytes, name: str) -> bytes:
+    """A header exactly as it went over the wire (with its folds), from raw bytes."""
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    m = re.search(rb"(?im)^" + re.escape(name.encode()) + rb":([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)", head)
+    assert m, name
+    return m.group(1)
+
+
+def test_list_headers_subjects_and_message_ids_on_the_wire(mailsite, tmp_path):
+    """What mail clients read: the raw bytes the SMTP server received."""
+    add_subscribers(mailsite)
+    server = Smtp(Inbox(), mailsite.smtp_port)
+    try:
+        assert cli("mail", "send", "--site", mailsite).exit_code == 0
+    finally:
+        server.stop()
+    raws = {to[0]: raw for to, raw in server.inbox.messages}
+    ids = set()
+    for addr, raw in raws.items():
+        unsub = _header(raw, "List-Unsubscribe")
+        assert re.fullmatch(rb" <http://127\.0\.0\.1:\d+/unsubscribe\?token=[\w.-]+>", unsub), unsub  # one line, a URI
+        assert b"=?" not in unsub
+        assert _header(raw, "List-Unsubscribe-Post") == b" List-Unsubscribe=One-Click"
+        list_id = _header(raw, "List-Id")
+        assert list_id.endswith(b" <digest.example.gov.cn>"), list_id  # RFC 2919: the id stays plain
+        assert b"=?utf-8?" in list_id or b'"' in list_id  # the phrase, encoded (Chinese) or quoted
+        subject = _header(raw, "Subject")
+        assert not subject.startswith(b"\r\n"), subject  # no fold before the first word
+        message_id = _header(raw, "Message-ID").strip()
+        assert re.fullmatch(rb"<[0-9a-f]{32}\.digest@example\.gov\.cn>", message_id), message_id
+        ids.add(message_id)
+        assert _header(raw, "Content-Language").strip() in (b"zh", b"en")
+        text = email.message_from_bytes(raw, policy=email.policy.default).get_body(("plain",)).get_content()
+        assert not re.search(r"(?m)^[ \t]+$", text), text  # no whitespace-only lines
+    assert len(ids) == len(raws)
+    en = email.message_from_bytes(raws["newcomer@example.net"], policy=email.policy.default)
+    assert en["List-Id"] == '"Sample City Gazette" <digest.example.gov.cn>'
+    zh = email.message_from_bytes(raws["citizen@example.com"], policy=email.policy.default)
+    assert zh["List-Id"] == "样例市政府公报 <digest.example.gov.cn>"
+    # another database of the same site: other Message-IDs for the same outbox rows
+    other = SitePath(tmp_path / "other")
+    shutil.copytree(mailsite, other)
+    shutil.rmtree(other / ".gazette")  # a database of its own
+    other.smtp_port = mailsite.smtp_port
+    add_subscribers(other)
+    server = Smtp(Inbox(), mailsite.smtp_port)
+    try:
+        assert cli("mail", "send", "--site", other).exit_code == 0
+    finally:
+        server.stop()
+    assert not ids & {_header(raw, "Message-ID").strip() for _, raw in server.inbox.messages}
+
+
+def test_a_first_send_says_why_nothing_went_and_backfill_sends_earlier_records(mailsite, monkeypatch):
+    result = cli("mail", "send", "--site", mailsite)
+    assert result.exit_code == 0 and "no confirmed subscribers" in result.output, result.output
+    # subscribed after everything was published: nothing new, and the message says why and what to do
+    result = cli("subscribers", "add", "late@example.com", "--site", mailsite, epoch="1893456000")  # 2030
+    assert result.exit_code == 0, result.output
+    server = Smtp(Inbox(), mailsite.smtp_port)
+    try:
+        result = cli("mail", "send", "--site", mailsite)
+        assert "queued 0 digests" in result.output and "published since the subscriber subscribed" in result.output
+        assert "--backfill-since" in result.output
+        result = cli("mail", "send", "--backfill-since", "2024-01-01", "--site", mailsite)
+        assert result.exit_code == 0 and "queued 1 digest;" in result.output, result.output
+        again = cli("mail", "send", "--backfill-since", "2024-01-01", "--site", mailsite)
+        assert "queued 0 digests" in again.output  # never a record twice
+    finally:
+        server.stop()
+    text = server.inbox.parsed()[0][1].get_body(("plain",)).get_content()
+    assert "样例市新版管理办法" in text and "样例市旧版管理办法" not in text  # 2023: before the backfill date
+
+
+def test_a_dry_run_needs_no_secret_and_its_links_are_placeholders(mailsite, monkeypatch, tmp_path):
+    add_subscribers(mailsite)
+    monkeypatch.delenv("GAZETTE_SECRET")
+    out = tmp_path / "dry"
+    result = cli("mail", "send", "--dry-run", "--out", out, "--site", mailsite)
+    assert result.exit_code == 0 and "placeholders" in result.output, result.output
+    from gazette.mail.digest import DRY_RUN_SECRET, Tokens
+    raw = sorted(out.glob("*.eml"))[0].read_bytes()
+    token = re.search(rb"unsubscribe\?token=([\w.-]+)", raw).group(1).decode()
+    assert Tokens(DRY_RUN_SECRET).links.loads(token)  # signed with the marked placeholder
+    import itsdangerous
+    with pytest.raises(itsdangerous.BadSignature):
+        Tokens(SECRET).links.loads(token)  # the real service would refuse it
+    assert cli("mail", "send", "--site", mailsite).exit_code == 1  # a real send still needs the secret
 
 
 def test_targeted_and_non_public_records_never_reach_the_wrong_inbox(mailsite):
@@ -233,7 +323,7 @@ def test_dry_run_writes_messages_and_changes_nothing(mailsite, tmp_path):
     add_subscribers(mailsite)
     out = tmp_path / "dry"
     result = cli("mail", "send", "--dry-run", "--out", out, "--site", mailsite)
-    assert result.exit_code == 0 and "wrote 4 message(s)" in result.output
+    assert result.exit_code == 0 and "wrote 4 messages" in result.output
     files = sorted(out.glob("*.eml"))
     assert len(files) == 4
     msg = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
@@ -366,9 +456,10 @@ def test_subscription_service_end_to_end(mailsite):
         db.commit()
         db.close()
         # a digest carries a one-click unsubscribe link; POST it as a mail client would (RFC 8058)
-        sent = cli("mail", "send", "--dry-run", "--out", mailsite / "dry", "--site", mailsite)
-        assert sent.exit_code == 0
-        msg = email.message_from_bytes(next((mailsite / "dry").glob("*.eml")).read_bytes(), policy=email.policy.default)
+        sent = cli("mail", "send", "--site", mailsite)  # (a dry run's links are placeholders)
+        assert sent.exit_code == 0, sent.output
+        msg = inbox.parsed()[-1][1]
+        assert msg["Subject"] == "Sample City Gazette: 1 new document"  # in their language, singular
         unsubscribe = msg["List-Unsubscribe"].strip("<>")
         manage = re.search(r"(http://\S+/manage\?token=[\w.-]+)", msg.get_body(("plain",)).get_content()).group(1)
         status, page = http("POST", manage, {"lang": "zh", "topics": ["openness"]})
@@ -594,3 +685,20 @@ def test_rate_limits_forget_old_windows():
     now[0] = 61.0
     assert limits.allow_post("a")  # the window moved on
     assert len(limits.posts) == 1  # and memory did not keep the flood
+
+
+def test_a_long_subject_folds_between_words_never_before_the_first():
+    from email.message import EmailMessage
+
+    from gazette import i18n
+    from gazette.mail.digest import _SMTP, wire_bytes
+
+    msg = EmailMessage(policy=_SMTP)
+    msg["To"] = "reader@example.com"
+    msg["Subject"] = i18n.t("digest_subject", "en", title="Shanghai Municipal People’s Government Gazette (English Edition)", n=12)
+    msg.set_content("x")
+    subject = _header(wire_bytes(msg), "Subject")
+    assert subject.startswith(b" Shanghai Municipal"), subject
+    assert msg["Subject"].endswith(": 12 new documents")
+    assert i18n.t("digest_subject", "en", title="T", n=1) == "T: 1 new document"
+    assert i18n.t("records_count", "en", n=1) == "1 document" and i18n.t("days_left", "en", n=1) == "1 day left"

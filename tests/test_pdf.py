@@ -136,6 +136,8 @@ def digest(path: Path) -> str:
 
 def test_release_change_revise_and_tamper(site_copy, tmp_path):
     site, out = site_copy, tmp_path / "out"
+    wrong = run("issue", "release", "2024-4", "--site", site)
+    assert wrong.exit_code == 1 and "did you mean 2024-04?" in wrong.output
     result = run("issue", "release", "2024-04", "--site", site)
     assert result.exit_code == 0, result.output
     v1 = site / "archive" / "issues" / "2024-04" / "v1"
@@ -165,7 +167,8 @@ def test_release_change_revise_and_tamper(site_copy, tmp_path):
     assert "gazette issue revise 2024-04" in failed.output
     assert run("issue", "revise", "2024-04", "--site", site, "--erratum", "").exit_code != 0
 
-    revised = run("issue", "revise", "2024-04", "--site", site, "--erratum", "更正：通知第一段“按照”应为“贯彻”。")
+    revised = run("issue", "revise", "2024-04", "--site", site, "--erratum", "更正：通知第一段“按照”应为“贯彻”。",
+                  "--erratum-en", "Erratum: in the notice, “按照” should read “贯彻”.")
     assert revised.exit_code == 0, revised.output
     assert digest(v1 / "gazette-2024-04.pdf") == v1_pdf  # v1 untouched
     assert run("issue", "revise", "2024-04", "--site", site, "--erratum", "again").exit_code == 1  # nothing changed
@@ -174,10 +177,22 @@ def test_release_change_revise_and_tamper(site_copy, tmp_path):
     assert digest(out / "issues" / "2024-04" / "v1" / "gazette-2024-04.pdf") == v1_pdf
     v2_pdf = out / "issues" / "2024-04" / "v2" / "gazette-2024-04.pdf"
     assert digest(v2_pdf) != v1_pdf and digest(out / "issues" / "2024-04" / "gazette-2024-04.pdf") == digest(v2_pdf)
-    assert "更正说明：更正：通知第一段“按照”应为“贯彻”。" in page_texts(v2_pdf)[0]
+    cover = page_texts(v2_pdf)[0]
+    assert "更正说明：通知第一段“按照”应为“贯彻”。" in cover and "更正：更正" not in cover and "更正说明：更正" not in cover
+    en_pdf = out / "issues" / "2024-04" / "v2" / "gazette-2024-04.en.pdf"
+    assert "Erratum:inthenotice,“按照”shouldread“贯彻”." in "".join(page_texts(en_pdf)[0].split())  # (text without spaces)
     issue_page = (out / "issues" / "2024-04" / "index.html").read_text(encoding="utf-8")
     assert "第2版" in issue_page and "第1版" in issue_page and "v1/gazette-2024-04.pdf" in issue_page
-    assert "更正：通知第一段“按照”应为“贯彻”。" in issue_page
+    assert "更正说明：通知第一段“按照”应为“贯彻”。" in issue_page and "更正说明：更正" not in issue_page
+    # the PDF buttons: the site's language first, each named by its language; dates as readers write them
+    buttons = re.findall(r'<a class="pdf-link"[^>]*hreflang="(\w+)">([^<]+)</a>', issue_page)
+    assert buttons == [("zh", "本期PDF（中文）"), ("en", "本期PDF（英文）")], buttons
+    assert re.search(r"发布于 \d{4}年\d{1,2}月\d{1,2}日", issue_page) and not re.search(r"发布于 \d{4}-", issue_page)
+    assert "（当前版本）" in issue_page
+    en_page = (out / "en" / "issues" / "2024-04" / "index.html").read_text(encoding="utf-8")
+    buttons = re.findall(r'<a class="pdf-link"[^>]*hreflang="(\w+)">([^<]+)</a>', en_page)
+    assert buttons == [("zh", "PDF of this issue (Chinese)"), ("en", "PDF of this issue (English)")], buttons
+    assert "Erratum: in the notice, “按照” should read “贯彻”." in en_page and re.search(r"released \d{1,2} [A-Z][a-z]+ \d{4}", en_page)
     record_page = (out / "records" / "hfbz-2024-5" / "index.html").read_text(encoding="utf-8")
     assert "修改记录" in record_page
     assert "<del>按照</del><ins>贯彻</ins>" in record_page

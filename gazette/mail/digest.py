@@ -9,7 +9,9 @@ pending and plans nothing twice.  Each message has a stable Message-ID.
 from __future__ import annotations
 
 import csv
+import email.header
 import email.policy
+import hashlib
 import datetime as dt
 import os
 import smtplib
@@ -65,6 +67,10 @@ def check_secret(name: str, value: str) -> str:
                            "characters (e.g. the output of: python3 -c \"import secrets; print(secrets.token_urlsafe(32))\"): "
                            "it signs the links in emails (unsubscribe, confirm, preferences)")
     return value
+
+
+# links in --dry-run messages are signed with this, which no service accepts
+DRY_RUN_SECRET = "gazette-dry-run-placeholder-links-do-not-work"
 
 
 def secret(site: Site) -> str:
@@ -140,8 +146,14 @@ def mail_candidates(site: Site) -> list[Record]:
     return sorted(site.public + targeted, key=Record.sort_key)
 
 
-def records_for(subscriber: Subscriber, candidates: list[Record], delivered: set[str]) -> list[Record]:
+def records_for(subscriber: Subscriber, candidates: list[Record], delivered: set[str],
+                backfill: dt.date | None = None) -> list[Record]:
+    """What is new for this subscriber: records published since they subscribed
+    (or since `backfill`, when an editor sends earlier ones too), never sent to
+    them before, matching their scopes."""
     since = dt.date.fromisoformat((subscriber.confirmed or subscriber.created)[:10])
+    if backfill is not None:
+        since = min(since, backfill)
     return [r for r in candidates if r.published >= since and r.id not in delivered and matches(r, subscriber)]
 
 
@@ -151,6 +163,7 @@ class Composer:
     site: Site
     tokens: Tokens
     builtin_theme: Path
+    instance: str = "dry-run"  # the subscriber database's instance name (Store.instance)
     env: jinja2.Environment = field(init=False)
 
     def __post_init__(self):
@@ -166,13 +179,20 @@ class Composer:
                                "unsubscribe and preference links")
         return f"{base}{path}?token={token}"
 
+    def message_id(self, kind: str, outbox_id: int) -> str:
+        """Unique across sites and databases (the database's random instance name
+        and the outbox row), and the same on every retry: the message is stored
+        in the outbox with it and resent byte for byte."""
+        digest = hashlib.sha256(f"{self.instance}:{kind}:{outbox_id}".encode()).hexdigest()[:32]
+        return f"<{digest}.{kind}@{self.host}>"
+
     def _lang(self, subscriber: Subscriber) -> str:
         return subscriber.lang if subscriber.lang in self.site.languages else self.site.default_lang
 
     def _base(self, subscriber: Subscriber, subject: str, message_id: str) -> EmailMessage:
         conf = self.site.config.subscriptions
         lang = self._lang(subscriber)
-        msg = EmailMessage()
+        msg = EmailMessage(policy=_SMTP)
         name = self.site.text(conf.sender_name, lang) if conf.sender_name else self.site.text(self.site.config.title, lang)
         local, _, domain = conf.sender.rpartition("@")
         msg["From"] = Address(display_name=name, username=local, domain=domain)
@@ -180,7 +200,6 @@ class Composer:
         msg["Subject"] = subject
         msg["Date"] = format_datetime(self.site.build_time)
         msg["Message-ID"] = message_id
-        msg["Content-Language"] = lang
         if conf.reply_to:
             msg["Reply-To"] = conf.reply_to
         return msg
@@ -212,12 +231,15 @@ class Composer:
         ctx = dict(lang=lang, items=items, unsubscribe=unsubscribe, manage=manage, subscriber=subscriber)
         title = self.site.text(self.site.config.title, lang)
         subject = i18n.t("digest_subject", lang, title=title, n=len(records))
-        msg = self._base(subscriber, subject, f"<digest-{outbox_id}@{self.host}>")
+        msg = self._base(subscriber, subject, self.message_id("digest", outbox_id))
+        # RFC 2369 / 8058: a URI in angle brackets, never an encoded-word (wire_bytes writes it as is)
         msg["List-Unsubscribe"] = f"<{unsubscribe}>"
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        msg["List-Id"] = f"{title} <digest.{self.host}>"
+        # RFC 2919: only the phrase may be encoded; the list id itself stays plain
+        msg["List-Id"] = f"{_phrase(title)} <digest.{self.host}>"
         msg.set_content(self._render("mail/digest.txt", **ctx), cte="base64")
         msg.add_alternative(self._render("mail/digest.html", **ctx), subtype="html", cte="base64")
+        msg["Content-Language"] = lang  # after the parts: making them moves Content-* headers into the first
         return msg
 
     def confirmation(self, subscriber: Subscriber, outbox_id: int) -> EmailMessage:
@@ -225,9 +247,10 @@ class Composer:
         ctx = dict(lang=lang, confirm=self.service("confirm", self.tokens.make_confirm(subscriber)),
                    manage=self.service("manage", self.tokens.make(subscriber)), subscriber=subscriber)
         title = self.site.text(self.site.config.title, lang)
-        msg = self._base(subscriber, i18n.t("confirm_subject", lang, title=title), f"<confirm-{outbox_id}@{self.host}>")
+        msg = self._base(subscriber, i18n.t("confirm_subject", lang, title=title), self.message_id("confirm", outbox_id))
         msg.set_content(self._render("mail/confirm.txt", **ctx), cte="base64")
         msg.add_alternative(self._render("mail/confirm.html", **ctx), subtype="html", cte="base64")
+        msg["Content-Language"] = lang
         return msg
 
 
@@ -235,10 +258,12 @@ class Composer:
 @dataclass
 class Plan:
     queued: int = 0
+    subscribers: int = 0  # active subscribers looked at
     messages: list[tuple[Subscriber, EmailMessage]] = field(default_factory=list)
 
 
-def plan_digests(site: Site, store: Store, composer: Composer, dry_run: bool = False) -> Plan:
+def plan_digests(site: Site, store: Store, composer: Composer, dry_run: bool = False,
+                 backfill: dt.date | None = None) -> Plan:
     """Queue one digest per subscriber with something new, all in one transaction."""
     candidates = mail_candidates(site)
     plan = Plan()
@@ -249,7 +274,8 @@ def plan_digests(site: Site, store: Store, composer: Composer, dry_run: bool = F
         delivered = store.delivered_map()
         next_id = store.next_outbox_id()
         for subscriber in store.all("active"):
-            records = records_for(subscriber, candidates, delivered.get(subscriber.id, set()))
+            plan.subscribers += 1
+            records = records_for(subscriber, candidates, delivered.get(subscriber.id, set()), backfill)
             if not records:
                 continue
             msg = composer.digest(subscriber, records, next_id)
@@ -271,9 +297,43 @@ def queue_confirmation(site: Site, store: Store, composer: Composer, subscriber:
 
 def wire_bytes(msg: EmailMessage) -> bytes:
     """The message as it goes over SMTP: CRLF line ends, folded headers; UTF-8
-    headers (SMTPUTF8) only for an address with a non-ASCII local part."""
+    headers (SMTPUTF8) only for an address with a non-ASCII local part.  The
+    list headers are written as they are: folding a long URI would turn it into
+    an encoded-word that mail clients do not read as a URI."""
     utf8 = not str(msg["To"]).isascii()
-    return msg.as_bytes(policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP)
+    return msg.as_bytes(policy=_SMTPUTF8 if utf8 else _SMTP)
+
+
+_VERBATIM = {"list-unsubscribe", "list-unsubscribe-post", "list-id"}
+
+
+class _ListHeadersPolicy(email.policy.EmailPolicy):
+    """SMTP's policy, except that the list headers are stored and written as
+    given (ASCII, already encoded where RFC 2047 allows it)."""
+
+    def header_store_parse(self, name, value):
+        if name.lower() in _VERBATIM and isinstance(value, str) and value.isascii():
+            if "\n" in value.replace("\r\n ", "") or "\r" in value.replace("\r\n ", ""):
+                raise ValueError(f"{name} holds a line break")
+            return name, value
+        return super().header_store_parse(name, value)
+
+    def fold_binary(self, name, value):
+        if name.lower() in _VERBATIM and not hasattr(value, "name"):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+_SMTP = _ListHeadersPolicy(linesep="\r\n")
+_SMTPUTF8 = _ListHeadersPolicy(linesep="\r\n", utf8=True)
+
+
+def _phrase(text: str) -> str:
+    """A display phrase for a structured header: RFC 2047 encoded-words when not
+    ASCII (folded with CRLF SP between words), else a quoted string."""
+    if text.isascii():
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return email.header.Header(text, "utf-8", maxlinelen=76).encode(linesep="\r\n")
 
 
 def write_dry_run(plan: Plan, folder: Path) -> int:

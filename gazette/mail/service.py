@@ -109,7 +109,9 @@ def create_app(site_dir: Path) -> Flask:
 
     site, _ = load_and_resolve(Path(site_dir), pdf=False)
     tokens = Tokens(secret(site))
-    composer = Composer(site, tokens, resources.builtin_theme())
+    with open_store(site) as store:
+        instance = store.instance
+    composer = Composer(site, tokens, resources.builtin_theme(), instance=instance)
     app = Flask("gazette.subscriptions")
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     limits = RateLimits()

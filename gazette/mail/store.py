@@ -51,6 +51,10 @@ CREATE TABLE IF NOT EXISTS outbox (
   claimed_until REAL
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(status, id);
+CREATE TABLE IF NOT EXISTS settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS deliveries (
   subscriber_id INTEGER NOT NULL REFERENCES subscribers(id),
   record_id TEXT NOT NULL,
@@ -179,6 +183,12 @@ class Store:
         # every subscriber has a nonce before any link is signed for them
         self.db.execute("UPDATE subscribers SET token_nonce = lower(hex(randomblob(8))) "
                         "WHERE token_nonce IS NULL OR token_nonce = ''")
+        # this database's own random name: Message-IDs made here are unique across databases
+        self.db.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('instance', lower(hex(randomblob(16))))")
+
+    @property
+    def instance(self) -> str:
+        return self.db.execute("SELECT value FROM settings WHERE key = 'instance'").fetchone()[0]
 
     def close(self) -> None:
         self.db.close()

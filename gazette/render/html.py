@@ -149,30 +149,44 @@ class HtmlRenderer:
         }
 
     def issue_pdfs(self, issue: Issue, url, lang: str | None = None) -> dict:
-        """Links to an issue's PDFs: every released version, or the current rendering."""
+        """Links to an issue's PDFs: every released version, or the current
+        rendering.  Each file is {lang, name, href, label}: the site's language
+        first, labelled by the language of the PDF in the page's language."""
+        import datetime as dt
+
         site, urls = self.site, self.urls
+        lang = lang or site.default_lang
         base = urls.issue(issue.key, site.default_lang)
+
+        def files(names, prefix=""):
+            out = []
+            for n in names:
+                pdf_lang = next((l for l in site.languages if n.endswith(f".{l}.pdf")), site.default_lang)
+                out.append({"lang": pdf_lang, "name": n, "href": url(base + prefix + n),
+                            "label": i18n.t("pdf_of_issue_in", lang, language=i18n.language_name(pdf_lang, lang))})
+            return sorted(out, key=lambda f: (f["lang"] != site.default_lang, f["lang"]))
+
         versions = site.releases.get(issue.key, [])
         if versions:
             from ..archive import withdrawal_notice, withdrawn_versions
 
-            lang = lang or site.default_lang
             replaced = withdrawn_versions(versions)
 
             def erratum(v):
                 w = v.manifest.get("withdrawal")
-                return withdrawal_notice(w["date"], w["reason"], lang) if isinstance(w, dict) else v.erratum
+                return withdrawal_notice(w["date"], w["reason"], lang) if isinstance(w, dict) else v.erratum_in(lang, site.default_lang)
 
-            return {"current": [(n, url(base + n)) for n in versions[-1].pdfs],
-                    "versions": [{"number": v.number, "released": v.released[:10], "erratum": erratum(v),
+            return {"current": files(versions[-1].pdfs),
+                    "versions": [{"number": v.number, "released": i18n.format_date(dt.date.fromisoformat(v.released[:10]), lang),
+                                  "erratum": erratum(v),
                                   "withdrawal": isinstance(v.manifest.get("withdrawal"), dict),
                                   "replaced": v.number in replaced,
-                                  "files": [(n, url(f"{base}v{v.number}/{n}")) for n in v.pdfs]} for v in reversed(versions)]}
+                                  "files": files(v.pdfs, f"v{v.number}/")} for v in reversed(versions)]}
         if not self.pdf:
             return {"current": [], "versions": []}
         names = [f"gazette-{issue.key}{'' if l == site.default_lang else '.' + l}.pdf" for l in site.languages
                  if l == site.default_lang or any(r.has(l) for r in issue.records)]
-        return {"current": [(n, url(base + n)) for n in names], "versions": []}
+        return {"current": files(names), "versions": []}
 
     def render(self, page: Page) -> bytes:
         with template_errors(page.path):

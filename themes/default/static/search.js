@@ -100,18 +100,22 @@
   function squash(text) {
     return String(text == null ? "" : text).normalize("NFKC").toLowerCase().replace(/[\s\p{P}\p{S}]+/gu, "");
   }
-  /* 0 the title is the query, 1 the title contains it, 2 the document number,
-     3 a name or the issuer, 4 the text contains it exactly, 5 shares words only */
+  /* Where the query occurs, as an exact string: 0 it is the title; 1 it is the
+     document number, an issuer or a name; 2 in the title; 3 in the document
+     number; 4 in an issuer or a name; 5 in the text; 6 only some of its words */
   function tier(data, term) {
     var q = squash(term.replace(/^"|"$/g, ""));
     var m = data.meta || {};
-    if (!q) return 5;
+    if (!q) return 6;
     var title = squash(m.title);
+    var parts = String(m.issuer || "").split(" / ").concat(String(m.names || "").split(" / ")).map(squash).filter(Boolean);
+    var docno = m.doc_number ? normalize(m.doc_number) : "", asked = normalize(term);
     if (title === q) return 0;
-    if (title.indexOf(q) >= 0) return 1;
-    if (m.doc_number && (squash(m.doc_number).indexOf(q) >= 0 || normalize(m.doc_number).indexOf(normalize(term)) >= 0)) return 2;
-    if (squash(m.names).indexOf(q) >= 0 || squash(m.issuer).indexOf(q) >= 0) return 3;
-    return squash(data.content).indexOf(q) >= 0 ? 4 : 5;
+    if ((docno && docno === asked) || parts.indexOf(q) >= 0) return 1;
+    if (title.indexOf(q) >= 0) return 2;
+    if (docno && (docno.indexOf(asked) >= 0 || squash(m.doc_number).indexOf(q) >= 0)) return 3;
+    if (parts.some(function (p) { return p.indexOf(q) >= 0; })) return 4;
+    return squash(data.content).indexOf(q) >= 0 ? 5 : 6;
   }
 
   /* ------------------------------------------------------------- engine */
