@@ -218,11 +218,8 @@ def _header(raw: bytes, name: str) -> bytes:
 def test_list_headers_subjects_and_message_ids_on_the_wire(mailsite, tmp_path):
     """What mail clients read: the raw bytes the SMTP server received."""
     add_subscribers(mailsite)
-    server = Smtp(Inbox(), mailsite.smtp_port)
-    try:
-        assert cli("mail", "send", "--site", mailsite).exit_code == 0
-    finally:
-        server.stop()
+    result, server = send_through(Inbox(), mailsite)
+    assert result.exit_code == 0, result.output
     raws = {to[0]: raw for to, raw in server.inbox.messages}
     ids = set()
     for addr, raw in raws.items():
@@ -252,11 +249,8 @@ def test_list_headers_subjects_and_message_ids_on_the_wire(mailsite, tmp_path):
     shutil.rmtree(other / ".gazette")  # a database of its own
     other.smtp_port = mailsite.smtp_port
     add_subscribers(other)
-    server = Smtp(Inbox(), mailsite.smtp_port)
-    try:
-        assert cli("mail", "send", "--site", other).exit_code == 0
-    finally:
-        server.stop()
+    result, server = send_through(Inbox(), other)
+    assert result.exit_code == 0, result.output
     assert not ids & {_header(raw, "Message-ID").strip() for _, raw in server.inbox.messages}
 
 
