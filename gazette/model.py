@@ -30,6 +30,8 @@ class RecordEdition:
     honorees: list | None = None
     outcome: str | None = None
     images: list = field(default_factory=list)  # files of the record's folder ID/ that the body shows
+    extra: dict | None = None  # translated `extra` (labels and values)
+    attachment_titles: dict = field(default_factory=dict)  # file -> translated title
 
 
 @dataclass(repr=False, eq=False)

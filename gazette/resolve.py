@@ -87,14 +87,40 @@ def _attach_editions(loaded: LoadedSite, site: Site, diags: Diagnostics) -> None
                     edition.entries = adapter.validate_python(entries, strict=True)
                     if len(edition.entries) != len(record.meta.entries):
                         diags.error(item.path, item.lines.get(("entries",)), "entries",
-                                    f"{len(edition.entries)} entries, but the original has {len(record.meta.entries)}")
+                                    f"{_entries(len(edition.entries))}, but the original has {len(record.meta.entries)}")
                         edition.entries = None
                 except ValidationError as exc:
                     for err in exc.errors(include_url=False):
                         loc = ("entries",) + tuple(err["loc"])
                         diags.error(item.path, item.lines.get(loc[:2]) or item.lines.get(("entries",)),
                                     ".".join(str(p) for p in loc), err["msg"])
+        _translated_extras(item, record, edition, diags)
         record.editions[item.lang] = edition
+
+
+def _entries(n: int) -> str:
+    return f"{n} {'entry' if n == 1 else 'entries'}"
+
+
+def _translated_extras(item, record: Record, edition, diags: Diagnostics) -> None:
+    """An edition's `extra` (the original's entries, translated) and attachment
+    titles (naming the original's files), spec v1.2."""
+    meta = item.meta
+    if meta.extra is not None:
+        if len(meta.extra) != len(record.meta.extra):
+            diags.error(item.path, item.lines.get(("extra",)), "extra",
+                        f"{_entries(len(meta.extra))}, but the original has {len(record.meta.extra)}: translate each "
+                        "of the original's labels and values")
+        else:
+            edition.extra = {str(k): v for k, v in meta.extra.items()}
+    files = {a.file for a in record.meta.attachments}
+    for i, att in enumerate(meta.attachments or []):
+        if att.file not in files:
+            diags.error(item.path, item.lines.get(("attachments", i, "file")) or item.lines.get(("attachments",)),
+                        f"attachments[{i}].file", f"'{att.file}' is not one of the original's attachments"
+                        + (f" ({', '.join(sorted(files))})" if files else " (it has none)"))
+        else:
+            edition.attachment_titles[att.file] = att.title
 
 
 def _check_pii(loaded: LoadedSite, site: Site, diags: Diagnostics) -> None:

@@ -365,6 +365,10 @@ class Edition(Model):
     entries: Optional[list[dict]] = None
     honorees: Optional[list[Honoree]] = None
     outcome: Optional[str] = None
+    # spec v1.2: `extra` with the original's entries, labels and values translated;
+    # attachment titles, naming the original's files
+    extra: Optional[dict[str, Scalar]] = None
+    attachments: Optional[list[Attachment]] = None
 
 
 # ---------------------------------------------------------------------- issues

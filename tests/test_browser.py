@@ -88,3 +88,26 @@ def test_phone_layout_has_no_horizontal_scroll(browser, servers):
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, (path, overflow)
     page.close()
+
+
+@pytest.mark.parametrize("path", ["", "en/"])
+def test_masthead_search_placeholder_fits_and_every_page_has_an_icon(browser, servers, path):
+    server = servers("bundled")
+    for width in (1280, 390):
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(server.url + path)
+        fits = page.evaluate("""() => {
+            const input = document.getElementById('site-q');
+            const style = getComputedStyle(input);
+            const ctx = document.createElement('canvas').getContext('2d');
+            ctx.font = style.font;
+            const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+            return [ctx.measureText(input.placeholder).width, room];
+        }""")
+        assert fits[0] <= fits[1], (path, width, fits)  # the whole placeholder shows
+        status, kind = page.evaluate("""async () => {
+            const r = await fetch(document.querySelector('link[rel=icon]').href);
+            return [r.status, r.headers.get('content-type')];
+        }""")
+        assert status == 200 and "svg" in kind, (status, kind)
+        page.close()

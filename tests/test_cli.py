@@ -222,3 +222,30 @@ def test_package_holds_everything_it_needs():
     assert not missing, f"missing from the package: {missing}"
     changed = [rel for rel, path in expected.items() if path.read_bytes() != (ROOT / rel).read_bytes()]
     assert not changed, f"differ from the repository: {changed}"
+
+
+def test_the_readme_command_table_is_one_table_with_every_command():
+    """One table (a blank line would split it in two) naming every command."""
+    import click
+
+    from conftest import ROOT
+    from gazette.cli import main
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"(?m)^\|.*\|$", section)
+    block = "\n".join(rows)
+    assert block in section, "the command table is interrupted"
+    commands = []
+
+    def walk(group, prefix):
+        for name, cmd in sorted(group.commands.items()):
+            if isinstance(cmd, click.Group):
+                walk(cmd, prefix + [name])
+            else:
+                commands.append(" ".join(prefix + [name]))
+
+    walk(main, ["gazette"])
+    for command in commands:
+        leaf = command.rsplit(" ", 1)[-1]
+        assert command in block or (f"/ `{leaf}" in block and command.rsplit(" ", 1)[0] in block), command

@@ -201,3 +201,39 @@ def test_in_force_documents_rank_first_at_equal_relevance(edge):
     weight = lambda path: int(re.search(r'<h1 data-pagefind-weight="(\d+)"', page(edge, path)).group(1))
     assert weight("records/p-repealed/") == weight("records/p-expired/") == 8
     assert weight("records/p-7/") == 9 and weight("records/p-new/") == 10  # p-new has priority 5
+
+
+def _items(html: str) -> dict[str, str]:
+    """record id -> the text of its listing item."""
+    return {m.group(1): re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", m.group(0)))
+            for m in re.finditer(r'<li class="record-item">\s*<a href="[^"]*records/([a-z0-9-]+)/".*?</li>', html, re.S)}
+
+
+def test_listings_show_validity_and_consultation_state_and_in_force_lists_only_those(edge):
+    site = edge.result.site
+    policies = {**_items(page(edge, "types/policy/")), **_items(page(edge, "types/policy/page/2/"))}
+    assert "已废止" in policies["p-repealed"] and "已失效" in policies["p-expired"]
+    assert not any(s in policies["p-new"] for s in ("已废止", "已失效", "已修订", "尚未生效"))
+    consultations = _items(page(edge, "types/consultation/"))
+    assert "正在征询意见 · 2025年1月10日截止" in consultations["consult-open"]
+    assert "征询已结束" in consultations["consult-closed"]
+    in_force = page(edge, "types/policy/in-force/")
+    listed = set(_items(in_force))
+    from gazette.render.html import validity
+    expected = {r.id for r in site.public if r.type == "policy" and validity(r, site.build_date) == "effective"}
+    assert listed == expected and "p-repealed" not in listed and "p-new" in listed
+    assert "现行有效政策文件" in in_force and "只看现行有效" in page(edge, "types/policy/")
+    en = page(edge, "en/types/policy/in-force/")
+    assert "Policies in force" in en and "Only those in force" in page(edge, "en/types/policy/")
+
+
+def test_attachments_show_kind_and_size_and_english_editions_translate_extra_and_attachment_titles(edge):
+    size = (edge.out / "records" / "p-new" / "files" / "annex.txt").stat().st_size
+    zh = page(edge, "records/p-new/")
+    assert re.search(r'<a href="files/annex.txt" type="text/plain">附件一：申请表</a> <span class="file-info">（TXT、'
+                     + str(size) + r" B）</span>", zh), re.findall(r'<section class="attachments".*?</section>', zh, re.S)
+    assert "<dt>主题分类</dt><dd>综合政务</dd>" in zh
+    en = page(edge, "en/records/p-new/")
+    assert re.search(r'>Annex 1: application form</a> <span class="file-info"> \(TXT, \d+ B\)</span>', en), en
+    assert "<dt>Subject category</dt><dd>General government affairs</dd>" in en
+    assert "附件一" not in main_text(en) and "主题分类" not in main_text(en)

@@ -309,3 +309,23 @@ def test_withdrawal_replaces_every_public_copy_and_keeps_the_archive(site_copy, 
     assert "Notice of withdrawal" in en
     again = run("issue", "withdraw", "2024-04", "comm-2024-03", "--reason", "x", "--site", site)
     assert again.exit_code == 1 and "already withdrawn" in again.output
+
+
+def test_pdfs_state_date_dependent_validity_as_of_a_printed_date_and_english_words_stay_whole(site_copy, tmp_path):
+    """A released PDF never changes, so "not yet in force" must say as of when;
+    and English titles are not letter-spaced into broken words."""
+    record = site_copy / "content" / "records" / "2024" / "hfbz-2024-5.md"
+    record.write_text(record.read_text(encoding="utf-8").replace("status: effective\n", "status: effective\neffective: 2024-05-01\n", 1),
+                      encoding="utf-8")
+    result = run("issue", "release", "2024-04", "--site", site_copy)
+    assert result.exit_code == 0, result.output
+    v1 = site_copy / "archive" / "issues" / "2024-04" / "v1"
+    text = "".join(page_texts(v1 / "gazette-2024-04.pdf"))
+    assert "尚未生效（截至2024年4月15日）" in text  # true for ever: the issue's own date
+    out = tmp_path / "out"
+    assert run("build", "--site", site_copy, "--out", out).exit_code == 0
+    record_pdf = "".join(page_texts(out / "records" / "hfbz-2024-5" / "hfbz-2024-5.pdf"))
+    assert "现行有效（截至2024年5月1日）" in record_pdf and "尚未生效" not in record_pdf  # since the day it took effect
+    english = pypdf.PdfReader(str(v1 / "gazette-2024-04.en.pdf")).pages[0].extract_text()
+    assert "Gazette" in english and "Municipal" in english, english
+    assert "：" not in "".join(p.extract_text() for p in pypdf.PdfReader(str(v1 / "gazette-2024-04.en.pdf")).pages)

@@ -50,6 +50,48 @@ def validity(record: Record, today: dt.date) -> str:
     return "effective"
 
 
+_KINDS = {".doc": "Word", ".docx": "Word", ".xls": "Excel", ".xlsx": "Excel", ".ppt": "PowerPoint", ".pptx": "PowerPoint",
+          ".wps": "WPS", ".et": "WPS", ".ofd": "OFD", ".txt": "TXT"}
+
+
+def file_info(path: Path) -> dict:
+    """An attachment's kind (PDF, Word, CSV…), size as readers read it, and MIME
+    type.  The file was checked to be a regular file inside the record's
+    folder when the site was resolved."""
+    import mimetypes
+
+    suffix = path.suffix.lower()
+    size = path.stat().st_size
+    if size < 1024:
+        text = f"{size} B"
+    elif size < 1024 * 1024:
+        text = f"{size / 1024:.0f} KB"
+    else:
+        text = f"{size / 1024 / 1024:.1f} MB"
+    return {"kind": _KINDS.get(suffix, suffix[1:].upper() or "?"), "size": text,
+            "mime": mimetypes.guess_type(path.name, strict=False)[0]}
+
+
+def state_since(record: Record, today: dt.date) -> dt.date | None:
+    """When the record's date-derived state (validity from `effective` and
+    `expires`, a consultation's phase) began, as of `today`; None when its state
+    does not depend on the date (an explicit status, no dates)."""
+    meta = record.meta
+    one_day = dt.timedelta(days=1)
+    if meta.type == "consultation":
+        if today < meta.opens:
+            return meta.published
+        return meta.opens if today <= meta.closes else meta.closes + one_day
+    if meta.type != "policy" or meta.status != "effective" or not (meta.effective or meta.expires):
+        return None
+    state = validity(record, today)
+    if state == "expired":
+        return meta.expires + one_day
+    if state == "not-yet":
+        return meta.published
+    return meta.effective if meta.effective and meta.effective <= today else meta.published
+
+
 def consultation_state(record: Record, today: dt.date) -> dict:
     meta = record.meta
     if today < meta.opens:
@@ -135,6 +177,8 @@ class HtmlRenderer:
             "record_link": record_link,
             "tax_name": tax_name,
             "validity": lambda r: validity(r, site.build_date),
+            "consultation_state": lambda r: consultation_state(r, site.build_date),
+            "file_info": lambda r, rel: file_info(r.path.with_name(r.id) / rel),
             "record_types": RECORD_TYPES,
             "record_pdf": (lambda r, l: url(record_pdf_path(r.id, l, urls))) if self.pdf else (lambda r, l: None),
             "issue_pdfs": lambda issue: self.issue_pdfs(issue, url, lang),
@@ -289,6 +333,9 @@ class HtmlRenderer:
         for rtype in RECORD_TYPES:
             yield from self._paginate(lambda l, t=rtype: urls.type_(t, l), lang, self._by_type.get(rtype, []), "listing.html",
                                       i18n.type_name(rtype, lang), {"kind": "types", "key": rtype, "entry": None, "group_by_type": False})
+        in_force = [r for r in self._by_type.get("policy", []) if validity(r, site.build_date) == "effective"]
+        yield from self._paginate(urls.in_force, lang, in_force, "listing.html", i18n.t("in_force_policies", lang),
+                                  {"kind": "types", "key": "policy", "entry": None, "group_by_type": False, "in_force": True})
 
     def issue_pages(self, lang: str) -> Iterator[Page]:
         site, urls = self.site, self.urls

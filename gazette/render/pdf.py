@@ -9,6 +9,8 @@ hash still matches the hash stored beside it.  Jobs run in parallel.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import hashlib
 import os
 import re
@@ -25,7 +27,7 @@ from ..errors import GazetteError
 from ..model import Issue, Record, Site
 from ..progress import NO_PROGRESS, Progress
 from . import theme
-from .html import consultation_state, record_pdf_path, validity
+from .html import consultation_state, record_pdf_path, state_since, validity
 from .theme import template_errors
 from .urls import Urls
 
@@ -228,15 +230,23 @@ class PdfRenderer:
             "date": lambda d: i18n.format_date(d, lang),
             "type_name": lambda rtype, plural=True: i18n.type_name(rtype, lang, plural),
             "status_name": lambda s: i18n.status_name(s, lang),
-            "tax_name": tax_name, "validity": lambda r: validity(r, site.build_date),
-            "consultation_state": lambda r: consultation_state(r, site.build_date),
+            "tax_name": tax_name,
             "issue_label": lambda issue: i18n.t("issue_title", lang, year=issue.year, number=issue.number),
             "abs_url": self.urls.absolute, "urls": self.urls, "paper": site.config.pdf.paper,
             "md": lambda text: Markup(markdown.render(text or "")),
         }
 
-    def _render(self, template: str, lang: str, **ctx) -> str:
+    def _render(self, template: str, lang: str, frozen_on: dt.date | None = None, **ctx) -> str:
+        """A PDF outlives the day it is made, so a state that depends on the date
+        (not yet in force, expired by date, a consultation open or closed) is
+        printed with the date it holds as of (`as_of(record)`): for an issue
+        PDF, which never changes once released, the issue's date (`frozen_on`);
+        for a record PDF, the day the current state began, which stays true
+        (and the bytes the same) until the state changes."""
+        today = frozen_on or self.site.build_date
         context = self._context(lang)
+        context.update(validity=lambda r: validity(r, today), consultation_state=lambda r: consultation_state(r, today),
+                       as_of=lambda r: (frozen_on if state_since(r, today) else None) if frozen_on else state_since(r, today))
         context.update(ctx)
         with template_errors(template):
             return self.env.get_template(template).render(context)
@@ -246,7 +256,8 @@ class PdfRenderer:
 
     def issue_html(self, issue: Issue, lang: str, version: int | None = None, erratum: str | None = None,
                    released: str | None = None) -> str:
-        return self._render("pdf/issue.html", lang, issue=issue, version=version, erratum=erratum, released=released)
+        return self._render("pdf/issue.html", lang, issue.published, issue=issue, version=version, erratum=erratum,
+                            released=released)
 
     # --------------------------------------------------------------- jobs
     def record_jobs(self) -> list[PdfJob]:

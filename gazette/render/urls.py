@@ -36,6 +36,10 @@ class Urls:
     def type_(self, rtype: str | None, lang: str) -> str:
         return f"{self.prefix(lang)}types/" + (f"{rtype}/" if rtype else "")
 
+    def in_force(self, lang: str) -> str:
+        """The listing of policies in force [现行有效]."""
+        return f"{self.type_('policy', lang)}in-force/"
+
     def year(self, year: int | None, lang: str) -> str:
         return f"{self.prefix(lang)}years/" + (f"{year}/" if year else "")
 
