@@ -158,8 +158,25 @@ def build(site_dir: Path, out_dir: Path | None, jobs: int | None, pdf: bool | No
                        sign_key=sign_key)
     _print_warnings(result.diagnostics)
     pdfs = f", {result.pdfs_written} PDFs ({result.pdfs_rendered} rendered)" if result.pdfs_written else ""
-    click.echo(f"built {len(result.site.public)} public records: {result.pages} pages, {result.files} files{pdfs} "
+    held = _held_back(result.site)
+    click.echo(f"built {_n(len(result.site.public), 'public record')}{held}: {result.pages} pages, {result.files} files{pdfs} "
                f"in {result.out_dir} ({time.perf_counter() - start:.1f} s)")
+    _print_held_back(result.site)
+
+
+def _held_back(site) -> str:
+    from .resolve import held_back
+
+    n = len(held_back(site))
+    return f" ({n} held back, listed below)" if n else ""
+
+
+def _print_held_back(site) -> None:
+    """Nothing disappears silently: one line per record that is not public."""
+    from .resolve import held_back
+
+    for record, reason in held_back(site):
+        click.echo(f"  held back: {record.id} ({record.path.relative_to(site.root).as_posix()}): {reason}")
 
 
 @main.command()
@@ -200,8 +217,12 @@ def check(site_dir: Path, strict: bool, jobs: int | None, pdf: bool | None, link
     result = run_check(site_dir, strict=strict, workers=jobs, pdf=pdf, progress=_progress(), link_checker=checker,
                        link_report=link_report)
     _print_warnings(result.diagnostics)
-    click.echo(f"ok: {len(result.site.records)} records ({len(result.site.public)} public), "
+    from .resolve import held_back
+
+    held = len(held_back(result.site))
+    click.echo(f"ok: {len(result.site.records)} records ({len(result.site.public)} public, {held} held back), "
                f"{_n(len(result.site.issues), 'issue')}, {_n(result.pages, 'page')}; {_n(len(result.diagnostics.warnings), 'warning')}")
+    _print_held_back(result.site)
     if result.links is not None:
         click.echo(f"links: none broken; {len(result.links)} to look at (redirected or busy)")
 

@@ -70,33 +70,76 @@ def _clean_msg(msg: str) -> str:
     return msg
 
 
+_WORDS = {
+    "string_type": "must be text", "int_type": "must be a whole number", "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number", "float_type": "must be a number", "float_parsing": "must be a number",
+    "bool_type": "must be true or false", "bool_parsing": "must be true or false",
+    "date_type": "must be a date written YYYY-MM-DD", "date_parsing": "must be a date written YYYY-MM-DD",
+    "date_from_datetime_parsing": "must be a date written YYYY-MM-DD",
+    "list_type": "must be a list", "dict_type": "must be a mapping (key: value)",
+    "model_type": "must be a mapping (key: value)", "model_attributes_type": "must be a mapping (key: value)",
+}
+
+
+def _in_our_words(err: dict) -> str:
+    """A pydantic error as gazette says it ("must be true or false"), not as
+    the validation library does ("Input should be a valid boolean")."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind in _WORDS:
+        return _WORDS[kind]
+    if kind == "literal_error":
+        return "must be " + ctx.get("expected", "one of the allowed values")
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "string_too_long":
+        return f"is too long: at most {ctx.get('max_length')} characters"
+    if kind == "too_short":
+        return f"needs at least {ctx.get('min_length')} item{'' if ctx.get('min_length') == 1 else 's'}"
+    if kind == "too_long":
+        return f"has too many items: at most {ctx.get('max_length')}"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"must be at least {ctx.get('ge', ctx.get('gt'))}"
+    if kind in ("less_than_equal", "less_than"):
+        return f"must be at most {ctx.get('le', ctx.get('lt'))}"
+    return _clean_msg(err["msg"])
+
+
 def _schema_problems(exc: ValidationError, located: yamlload.Located, prefix: tuple = ()) -> list[tuple]:
-    """pydantic errors -> [(line, field, message)], one per field."""
-    seen: set = set()
-    out = []
+    """pydantic errors -> [(line, field, message)], one per field, in gazette's
+    words.  A field that may take one of several forms (`auto` or a list) gets
+    one message naming each form."""
+    out: dict = {}
     for err in exc.errors(include_url=False):
         path: tuple = prefix
         for part in err["loc"]:
             if (path + (part,)) in located.lines or err["type"] == "missing":
                 path = path + (part,)
-        msg = _clean_msg(err["msg"])
+        msg = _in_our_words(err)
         m = re.match(r"^([a-z_][a-z0-9_.]*): (.*)$", msg, re.S)
         if m and not err["loc"]:
             path = prefix + tuple(m[1].split("."))
             msg = m[2]
+        got = ""
         if err["type"] == "missing":
             msg = "required field is missing"
             line = located.line_of(path[:-1]) or 1
         else:
             line = located.line_of(path) or 1
             if err["type"] not in ("value_error", "assertion_error") and "input" in err and not isinstance(err["input"], (dict, list)):
-                msg += f" (got {err['input']!r})"
+                got = f" (got {err['input']!r})"
         field = yamlload.fmt_path(path) or None
-        if (field, err["type"] == "missing") in seen:
+        key = (field, err["type"] == "missing")
+        if key in out:  # another form the same value could have taken
+            line0, field0, msgs, got0 = out[key]
+            if msg not in msgs:
+                msgs.append(msg)
             continue
-        seen.add((field, err["type"] == "missing"))
-        out.append((line, field, msg))
-    return out
+        out[key] = (line, field, [msg], got)
+    problems = []
+    for line, field, msgs, got in out.values():
+        first, rest = msgs[0], [m[len("must be "):] if m.startswith("must be ") else m for m in msgs[1:]]
+        problems.append((line, field, " or ".join([first, *rest]) + got))
+    return problems
 
 
 def _unknown_fields(model: BaseModel, located: yamlload.Located, path: tuple = (), ignored_note: set | None = None):
@@ -179,19 +222,25 @@ def load_record_file(path: Path, stem_id: str, lang: str | None) -> Loaded:
     if lang is None:
         rtype = data.get("type")
         if not isinstance(rtype, str) or rtype not in RECORD_MODELS:
+            close = difflib.get_close_matches(rtype, RECORD_TYPES, n=1, cutoff=0.6) if isinstance(rtype, str) else []
             if "type" not in data:
                 out.problems.append((1, "type", f"required field is missing (one of: {', '.join(RECORD_TYPES)})"))
             else:
-                out.problems.append((located.line_of(("type",)), "type", f"{rtype!r} is not a record type (one of: {', '.join(RECORD_TYPES)})"))
-            # still report the common fields' problems
-            model_cls = RECORD_MODELS["policy"]
-            probe = dict(data, type="policy")
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                out.problems.append((located.line_of(("type",)), "type",
+                                     f"{rtype!r} is not a record type (one of: {', '.join(RECORD_TYPES)}){hint}"))
+            # every other problem in the same run: the fields of the type it most
+            # likely meant (or the fields every type has)
+            probe = close[0] if close else "policy"
             try:
-                model_cls.model_validate(probe)
+                RECORD_MODELS[probe].model_validate(dict(data, type=probe))
             except ValidationError as exc:
-                out.problems += [p for p in _schema_problems(exc, located) if p[1] not in ("type", "issuer")]
+                out.problems += [p for p in _schema_problems(exc, located) if p[1] != "type" and (close or p[1] != "issuer")]
+            out.problems += _raw_checks(data, located, stem_id)
             return out
         meta = validate_yaml(RECORD_MODELS[rtype], located, out.problems, out.warnings)
+        if meta is None:  # the rules that do not need a valid record, so one run reports everything
+            out.problems += _raw_checks(data, located, stem_id)
     else:
         ignored = _ORIGINAL_ONLY - set(Edition.model_fields)
         meta = None
@@ -205,7 +254,8 @@ def load_record_file(path: Path, stem_id: str, lang: str | None) -> Loaded:
             out.problems.append((1, None, "expected a YAML mapping of fields"))
     if meta is not None and meta.id != stem_id:
         out.problems.append((located.line_of(("id",)), "id", f"id '{meta.id}' does not match the file name (expected '{stem_id}')"))
-        meta = None
+        # go on under the file's name, so the record's other problems show in the same run
+        meta = meta.model_copy(update={"id": stem_id})
     out.meta = meta
     if meta is not None:
         refs = markdown.ImageRefs()
@@ -219,6 +269,31 @@ def load_record_file(path: Path, stem_id: str, lang: str | None) -> Loaded:
             out.warnings.append((_line_of(lines, url), "body", f"the image {url[:120]} is not a file of the record's "
                                  f"folder {stem_id}/ and is left out"))
     return out
+
+
+def _raw_checks(data: dict, located: yamlload.Located, stem_id: str) -> list[tuple]:
+    """Rules checked on the raw fields of a record that failed validation: the
+    id against the file name, and the review date against publication (for a
+    valid record, the same rules run on the model)."""
+    out = []
+    rid = data.get("id")
+    if isinstance(rid, str) and rid != stem_id:
+        out.append((located.line_of(("id",)), "id", f"id '{rid}' does not match the file name (expected '{stem_id}')"))
+    review, published = data.get("review"), _as_date(data.get("published"))
+    reviewed = _as_date(review.get("date")) if isinstance(review, dict) else None
+    if reviewed and published and reviewed > published:
+        out.append((located.line_of(("review", "date")) or located.line_of(("review",)), "review.date",
+                    f"the review ({reviewed}) is after publication ({published}); review first, publish after"))
+    return out
+
+
+def _as_date(value) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+    except ValueError:
+        return None
 
 
 def _line_of(lines: list[str], needle: str) -> int | None:

@@ -29,6 +29,33 @@ def is_public(meta: RecordBase, build_date: dt.date) -> bool:
     return is_cleared(meta) and meta.published <= build_date
 
 
+def held_back_reason(meta: RecordBase, build_date: dt.date) -> str | None:
+    """Why a record is not public, in a few words (None if it is public)."""
+    if meta.disclosure == "targeted":
+        return "targeted: emailed to its audience only" + ("" if meta.review else " (once reviewed)")
+    if meta.disclosure != "proactive":
+        return {"on-request": "on request only (依申请公开)", "not-public": "not public (不予公开)"}.get(
+            meta.disclosure, f"disclosure {meta.disclosure}")
+    if meta.review is None:
+        return "not reviewed (no review)"
+    if meta.review.date > meta.published:
+        return f"reviewed ({meta.review.date}) after its publication date ({meta.published})"
+    if meta.published > build_date:
+        return f"scheduled for {meta.published}"
+    return None
+
+
+def held_back(site: "Site") -> list[tuple[Record, str]]:
+    """Every record that reaches no public output, and why, in id order."""
+    out = []
+    for rid in sorted(site.records):
+        record = site.records[rid]
+        reason = None if record.public else held_back_reason(record.meta, site.build_date)
+        if reason:
+            out.append((record, reason))
+    return out
+
+
 def is_mailable_targeted(meta: RecordBase, build_date: dt.date) -> bool:
     """A targeted record goes by email, to its audience only, once reviewed and due."""
     return (meta.disclosure == "targeted" and meta.review is not None and meta.review.date <= meta.published

@@ -280,6 +280,9 @@ class RecordBase(Model):
     pii_allow: list[str] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
     source_url: Optional[HttpUrl] = None
+    # the signing block after the body [发文机关署名, 成文日期] (spec v1.2): `auto`
+    # (the issuers' names and the `written` date) or up to 12 lines as given
+    signature: Optional[Union[Literal["auto"], Annotated[list[Title], Field(min_length=1, max_length=12)]]] = None
     extra: dict[str, Scalar] = Field(default_factory=dict)
 
     @property

@@ -249,3 +249,23 @@ def test_the_readme_command_table_is_one_table_with_every_command():
     for command in commands:
         leaf = command.rsplit(" ", 1)[-1]
         assert command in block or (f"/ `{leaf}" in block and command.rsplit(" ", 1)[0] in block), command
+
+
+def test_check_and_build_list_every_record_held_back_and_why(tmp_path):
+    """Nothing disappears silently: one line per record that is not public."""
+    from conftest import SITES
+
+    expected = {
+        "p-unreviewed": "not reviewed (no review)",
+        "p-request": "on request only (依申请公开)",
+        "p-secret": "not public (不予公开)",
+        "p-scheduled": "scheduled for 2099-12-31",
+        "p-targeted": "targeted: emailed to its audience only",
+    }
+    for command in (["check"], ["build", "--no-pdf", "--no-search", "--out", str(tmp_path / "out")]):
+        result = CliRunner().invoke(main, [*command, "--site", str(SITES / "valid" / "edge")])
+        assert result.exit_code == 0, result.output
+        held = dict(re.findall(r"(?m)^  held back: ([a-z0-9-]+) \([^)]*\): (.*)$", result.output))
+        for rid, reason in expected.items():
+            assert held.get(rid, "").startswith(reason), (rid, held.get(rid))
+        assert f"{len(held)} held back" in result.output  # and the total in the summary

@@ -56,7 +56,7 @@ def test_empty_site_new_records_and_issue(tmp_path):
         assert REQUIRED[rtype] <= set(meta) and "review" not in meta and meta["disclosure"] == "proactive"
     check = run("check", "--site", site, "--strict")
     assert check.exit_code == 0, check.output
-    assert "6 records (0 public)" in check.output  # not public until reviewed
+    assert "6 records (0 public, 6 held back)" in check.output and check.output.count("not reviewed (no review)") == 6
 
     # a second policy the same day gets the next free id
     again = run("new", "record", "--type", "policy", "--site", site)
@@ -140,4 +140,6 @@ def test_progress_bars_on_a_terminal_only(tmp_path):
     # not a terminal (a pipe, a CI log): only the summary
     proc = subprocess.run([sys.executable, "-m", "gazette.cli", "build", "--site", str(site), "--no-pdf"],
                           capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 0 and proc.stderr == "" and proc.stdout.count("\n") == 1
+    assert proc.returncode == 0 and proc.stderr == ""
+    lines = proc.stdout.splitlines()  # the summary, then one line per record held back
+    assert lines[0].startswith("built 8 public records (2 held back") and all(l.startswith("  held back: ") for l in lines[1:])

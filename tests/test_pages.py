@@ -237,3 +237,22 @@ def test_attachments_show_kind_and_size_and_english_editions_translate_extra_and
     assert re.search(r'>Annex 1: application form</a> <span class="file-info"> \(TXT, \d+ B\)</span>', en), en
     assert "<dt>Subject category</dt><dd>General government affairs</dd>" in en
     assert "附件一" not in main_text(en) and "主题分类" not in main_text(en)
+
+
+def test_signature_block_after_the_body_on_the_page_and_in_the_pdf(built_sites):
+    """spec v1.2 `signature: auto`: the issuers' names and the written date, one
+    line each, right-aligned after the body (GB/T 9704), not run into one line."""
+    import pypdf
+
+    bundled = built_sites["bundled"]
+    zh = (bundled.out / "records" / "hfbz-2024-5" / "index.html").read_text(encoding="utf-8")
+    assert '<div class="signature"><p>上海市人民政府办公厅</p><p>2024年3月28日</p></div>' in zh
+    assert zh.index('class="doc-body"') < zh.index('class="signature"')
+    en = (bundled.out / "en" / "records" / "hfbz-2024-5" / "index.html").read_text(encoding="utf-8")
+    assert re.search(r'<div class="signature"><p>[A-Z][^<]*Office[^<]*</p><p>28 March 2024</p></div>', en), en
+    pdf = bundled.out / "records" / "hfbz-2024-5" / "hfbz-2024-5.pdf"
+    if pdf.exists():
+        text = "\n".join(p.extract_text() for p in pypdf.PdfReader(str(pdf)).pages)
+        lines = [line.strip() for line in text.splitlines()]
+        at = lines.index("上海市人民政府办公厅", len(lines) // 2)
+        assert lines[at + 1] == "2024年3月28日", lines[at - 2: at + 3]

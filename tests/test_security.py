@@ -387,7 +387,7 @@ def test_every_build_has_a_manifest_and_a_signed_one_verifies(site, tmp_path):
     assert set(manifest["files"]) == files and "index.html" in files
     assert private.read_bytes() not in all_output_bytes(out)
     ok = run("verify", out, "--key", public)
-    assert ok.exit_code == 0 and "ok: signature valid; 0 missing, 0 changed, 0 extra" in ok.output, ok.output
+    assert ok.exit_code == 0 and "ok: signature valid; 0 missing, 0 changed, 0 extra files" in ok.output, ok.output
 
     deployed = tmp_path / "deployed"
     import shutil

@@ -72,6 +72,18 @@ def file_info(path: Path) -> dict:
             "mime": mimetypes.guess_type(path.name, strict=False)[0]}
 
 
+def signature_lines(record: Record, lang: str, issuer_name) -> list[str]:
+    """The signing block shown right-aligned after the body, one line each:
+    `signature: auto` is the issuers' names (lead issuer first) and the
+    `written` date, in the edition's language; a list is shown as given."""
+    meta = record.meta
+    if meta.signature is None:
+        return []
+    if meta.signature == "auto":
+        return [issuer_name(k) for k in meta.issuers] + ([i18n.format_date(meta.written, lang)] if meta.written else [])
+    return list(meta.signature)
+
+
 def state_since(record: Record, today: dt.date) -> dt.date | None:
     """When the record's date-derived state (validity from `effective` and
     `expires`, a consultation's phase) began, as of `today`; None when its state
@@ -179,6 +191,7 @@ class HtmlRenderer:
             "validity": lambda r: validity(r, site.build_date),
             "consultation_state": lambda r: consultation_state(r, site.build_date),
             "file_info": lambda r, rel: file_info(r.path.with_name(r.id) / rel),
+            "signature": lambda r: signature_lines(r, lang, lambda k: tax_name("issuers", k)),
             "record_types": RECORD_TYPES,
             "record_pdf": (lambda r, l: url(record_pdf_path(r.id, l, urls))) if self.pdf else (lambda r, l: None),
             "issue_pdfs": lambda issue: self.issue_pdfs(issue, url, lang),

@@ -27,7 +27,7 @@ from ..errors import GazetteError
 from ..model import Issue, Record, Site
 from ..progress import NO_PROGRESS, Progress
 from . import theme
-from .html import consultation_state, record_pdf_path, state_since, validity
+from .html import consultation_state, record_pdf_path, signature_lines, state_since, validity
 from .theme import template_errors
 from .urls import Urls
 
@@ -231,6 +231,7 @@ class PdfRenderer:
             "type_name": lambda rtype, plural=True: i18n.type_name(rtype, lang, plural),
             "status_name": lambda s: i18n.status_name(s, lang),
             "tax_name": tax_name,
+            "signature": lambda r: signature_lines(r, lang, lambda k: tax_name("issuers", k)),
             "issue_label": lambda issue: i18n.t("issue_title", lang, year=issue.year, number=issue.number),
             "abs_url": self.urls.absolute, "urls": self.urls, "paper": site.config.pdf.paper,
             "md": lambda text: Markup(markdown.render(text or "")),
