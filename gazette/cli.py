@@ -376,9 +376,14 @@ def _site_for_mail(site_dir: Path):
 
 
 def _scopes_options(f):
+    f = click.option("--issues", "new_issues", is_flag=True,
+                     help="Also announce each new gazette issue (alone: issues only, no records).")(f)
+    f = click.option("--match", type=click.Choice(["any", "all"]), default="any", show_default=True,
+                     help="any: a record matching any chosen topic, tag, issuer or type is sent; all: it must match "
+                          "one of each kind chosen (e.g. --type appointment --issuer K --match all).")(f)
     for kind in ("type", "issuer", "tag", "topic"):
         f = click.option(f"--{kind}", f"{kind}s", multiple=True, metavar="KEY",
-                         help=f"Follow this {kind} (repeatable). No scope options: everything.")(f)
+                         help=f"Follow this {kind} (repeatable). No scope options: every record.")(f)
     return f
 
 
@@ -401,7 +406,7 @@ def subscribers():
                    "whose audience lists TAG.  Only editors can do this; the public service never can.  "
                    "For an existing subscriber, replaces their audiences.")
 @SITE_OPTION
-def subscribers_add(email, lang, topics, tags, issuers, types, audiences, site_dir):
+def subscribers_add(email, lang, topics, tags, issuers, types, match, new_issues, audiences, site_dir):
     """Add an active subscriber (for addresses that consented elsewhere), or
     enrol an existing one in audiences (--audience)."""
     from .mail.digest import open_store, validate_audiences, validate_scopes
@@ -415,7 +420,7 @@ def subscribers_add(email, lang, topics, tags, issuers, types, audiences, site_d
         normalize_email(email)
     except ValueError as exc:
         raise GazetteError(str(exc)) from None
-    scopes = Scopes.of(topics=topics, tags=tags, issuers=issuers, types=types)
+    scopes = Scopes.of(match=match, issues=new_issues, topics=topics, tags=tags, issuers=issuers, types=types)
     problems = validate_scopes(site, scopes) + validate_audiences(site, list(audiences))
     if problems:
         raise GazetteError("; ".join(problems))

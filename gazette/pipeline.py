@@ -232,8 +232,19 @@ def write_site(site: Site, writer: Writer, with_pdf: bool = False, with_search: 
 
 def write_feeds(site: Site, renderer: HtmlRenderer, writer: Writer) -> None:
     urls = renderer.urls
+    def issue_pdf(issue, lang):
+        """A released issue's current PDF in `lang` (or the site's language): URL and size."""
+        versions = site.releases.get(issue.key, [])
+        if not versions:
+            return None
+        latest = versions[-1]
+        names = [n for n in latest.pdfs if n.endswith(f".{lang}.pdf")] or [n for n in latest.pdfs if n.count(".") == 1]
+        if not names or not (latest.folder / names[0]).is_file():
+            return None
+        return urls.absolute(urls.issue(issue.key, site.default_lang) + names[0]), (latest.folder / names[0]).stat().st_size
+
     for feed in renderer.feeds:
-        rss, atom = feeds.render(feed, site, urls)
+        rss, atom = feeds.render(feed, site, urls, issue_pdf)
         writer.write(feed.rss(urls), rss)
         writer.write(feed.atom(urls), atom)
     for lang in site.languages:

@@ -28,6 +28,10 @@ def test_every_feed_parses_without_bozo_and_holds_only_public_records(built):
         assert not parsed.bozo, (path, parsed.get("bozo_exception"))
         assert parsed.entries, path
         for entry in parsed.entries:
+            if ":issue:" in entry.id:  # the feed of gazette issues
+                key = entry.id.split(":issue:")[1].split(":")[0]
+                assert key in {i.key for i in site.issues}, (path, key)
+                continue
             rid = entry.id.split(":record:")[1].split(":")[0]
             assert rid in public, (path, rid)
 
@@ -109,3 +113,16 @@ def test_markup_in_a_record_stays_text_in_every_feed_reader(tmp_path):
     assert entry.summary_detail.type == "text/plain"
     assert entry.summary == '代码 <img src=x onerror="alert(1)"> 与 R&D 说明。'
     assert "content" not in entry  # Atom carries the summary once, as text
+
+
+def test_a_feed_of_gazette_issues_newest_first_in_each_language(edge):
+    for prefix, label in (("", "2024年第12期"), ("en/", "2024, No. 12")):
+        parsed = feedparser.parse((edge.out / prefix / "feeds" / "issues" / "rss.xml").read_bytes())
+        assert not parsed.bozo
+        assert [e.id.rsplit(":issue:", 1)[1].split(":")[0] for e in parsed.entries] == ["2024-12", "2024-01"]
+        first = parsed.entries[0]
+        assert first.title.startswith(label) and first.link.endswith(f"/gazette/{prefix}issues/2024-12/")
+    subscribe = (edge.out / "subscribe" / "index.html").read_text(encoding="utf-8")
+    assert "feeds/issues/rss.xml" in subscribe
+    opml = (edge.out / "feeds" / "feeds.opml").read_text(encoding="utf-8")
+    assert "feeds/issues/rss.xml" in opml

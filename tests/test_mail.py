@@ -3,6 +3,7 @@ SQLite, real HTTP for the self-service service."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import datetime as dt
 import email
 import email.policy
@@ -478,6 +479,7 @@ def test_static_subscribe_page_posts_to_the_configured_service(mailsite, tmp_pat
     html = (tmp_path / "out" / "subscribe" / "index.html").read_text(encoding="utf-8")
     assert f'<form method="post" action="http://127.0.0.1:{mailsite.http_port}/subscribe">' in html
     assert 'name="tags" value="citizens"' in html and 'name="email"' in html
+    assert 'name="issues" value="yes"' in html and 'name="match" value="all"' in html
     en = (tmp_path / "out" / "en" / "subscribe" / "index.html").read_text(encoding="utf-8")
     assert '<option value="en" selected>' in en
     year = (tmp_path / "out" / "years" / "2024" / "index.html").read_text(encoding="utf-8")
@@ -696,3 +698,34 @@ def test_a_long_subject_folds_between_words_never_before_the_first():
     assert msg["Subject"].endswith(": 12 new documents")
     assert i18n.t("digest_subject", "en", title="T", n=1) == "T: 1 new document"
     assert i18n.t("records_count", "en", n=1) == "1 document" and i18n.t("days_left", "en", n=1) == "1 day left"
+
+
+def test_scopes_match_all_and_new_issue_alerts(mailsite):
+    """--match all: one of each kind chosen (appointments by this issuer), where
+    the default combines kinds with OR; --issues: an alert for each new issue."""
+    people = [("both@example.com", ["--type", "appointment", "--issuer", "city-gov", "--match", "all"]),
+              ("either@example.com", ["--type", "appointment", "--issuer", "city-gov"]),
+              ("issues@example.com", ["--issues"])]
+    for addr, scopes in people:
+        result = cli("subscribers", "add", addr, *scopes, "--site", mailsite, epoch=EARLY)
+        assert result.exit_code == 0, result.output
+    assert "matching all of them" in cli("subscribers", "list", "--site", mailsite).output
+    result, server = send_through(Inbox(), mailsite)
+    assert result.exit_code == 0, result.output
+    got = {to[0]: msg for to, msg in server.inbox.parsed()}
+    both = got["both@example.com"].get_body(("plain",)).get_content()
+    either = got["either@example.com"].get_body(("plain",)).get_content()
+    assert "appt-2024-12" in both and "comm-2024-12" not in both and "p-new/" not in both
+    assert "appt-2024-12" in either and "comm-2024-12" in either and "p-new/" in either  # issued by city-gov
+    alert = got["issues@example.com"]
+    text = alert.get_body(("plain",)).get_content()
+    assert alert["Subject"] == "样例市政府公报：2024年第12期已出版", alert["Subject"]
+    assert "issues/2024-12/" in text and "issues/2024-01/" not in text  # published before they subscribed
+    assert "records/" not in text  # issues only
+    result, server = send_through(Inbox(), mailsite)
+    assert "queued 0 digests" in result.output and not server.inbox.messages  # each alert once
+    # the CSV keeps both choices
+    out = mailsite / "export.csv"
+    assert cli("subscribers", "export", out, "--site", mailsite).exit_code == 0
+    rows = {r["email"]: r for r in csv.DictReader(out.open(encoding="utf-8"))}
+    assert rows["both@example.com"]["match"] == "all" and rows["issues@example.com"]["issues"] == "yes"

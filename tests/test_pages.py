@@ -108,7 +108,7 @@ def test_listings_paginate(edge):
 
 def test_english_listing_marks_chinese_only_records(edge):
     html = page(edge, "en/types/policy/")
-    item = re.search(r'<li class="record-item">\s*<a href="([^"]+)" lang="zh" hreflang="zh">样例市第6号通知</a>\s*'
+    item = re.search(r'<li class="record-item" id="r-p-6">\s*<a href="([^"]+)" lang="zh" hreflang="zh">样例市第6号通知</a>\s*'
                      r'<span class="badge badge-zh-only">available in Chinese only</span>', html)
     assert item and item.group(1) == "../../../records/p-6/"
     assert '<a href="../../records/p-new/">Measures of Sample City on Administration (new edition)</a>' in html
@@ -206,7 +206,7 @@ def test_in_force_documents_rank_first_at_equal_relevance(edge):
 def _items(html: str) -> dict[str, str]:
     """record id -> the text of its listing item."""
     return {m.group(1): re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", m.group(0)))
-            for m in re.finditer(r'<li class="record-item">\s*<a href="[^"]*records/([a-z0-9-]+)/".*?</li>', html, re.S)}
+            for m in re.finditer(r'<li class="record-item"(?: id="r-[a-z0-9-]+")?>\s*<a href="[^"]*records/([a-z0-9-]+)/".*?</li>', html, re.S)}
 
 
 def test_listings_show_validity_and_consultation_state_and_in_force_lists_only_those(edge):
@@ -256,3 +256,14 @@ def test_signature_block_after_the_body_on_the_page_and_in_the_pdf(built_sites):
         lines = [line.strip() for line in text.splitlines()]
         at = lines.index("上海市人民政府办公厅", len(lines) // 2)
         assert lines[at + 1] == "2024年3月28日", lines[at - 2: at + 3]
+
+
+def test_english_on_a_chinese_only_record_lands_on_its_entry_in_the_english_listing(edge):
+    html = page(edge, "records/p-6/")
+    switch = re.search(r'<a href="([^"]+)" hreflang="en" lang="en">English</a>', html).group(1)
+    assert switch.endswith("#r-p-6"), switch
+    from urllib.parse import urljoin
+    target = urljoin("https://x/records/p-6/", switch)
+    listing = page(edge, target.split("https://x/", 1)[1].split("#")[0])
+    item = re.search(r'<li class="record-item" id="r-p-6">.*?</li>', listing, re.S).group(0)
+    assert "available in Chinese only" in item and 'hreflang="en"' not in html.split("<body")[0]  # no claimed translation

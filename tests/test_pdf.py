@@ -151,6 +151,11 @@ def test_release_change_revise_and_tamper(site_copy, tmp_path):
     assert run("build", "--site", site, "--out", out).exit_code == 0
     assert digest(out / "issues" / "2024-04" / "v1" / "gazette-2024-04.pdf") == v1_pdf
     assert digest(out / "issues" / "2024-04" / "gazette-2024-04.pdf") == v1_pdf
+    import feedparser
+    issues_feed = feedparser.parse((out / "feeds" / "issues" / "rss.xml").read_bytes())
+    enclosure = issues_feed.entries[0].enclosures[0]  # a released issue's entry carries its PDF
+    assert enclosure.href.endswith("/issues/2024-04/gazette-2024-04.pdf") and enclosure.type == "application/pdf"
+    assert int(enclosure.length) == (v1 / "gazette-2024-04.pdf").stat().st_size
 
     # a released record changes: the build names the record and the issue
     record = site / "content" / "records" / "2024" / "hfbz-2024-5.md"

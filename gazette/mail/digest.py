@@ -136,8 +136,30 @@ def matches(record: Record, subscriber: Subscriber) -> bool:
         return bool(set(subscriber.audiences) & set(meta.audience))
     if scopes.all:
         return True
-    return bool(set(scopes.topics) & set(meta.topics) or set(scopes.tags) & set(meta.tags)
-                or set(scopes.issuers) & set(meta.issuers) or record.type in scopes.types)
+    checks = [hit for chosen, hit in ((scopes.topics, set(scopes.topics) & set(meta.topics)),
+                                      (scopes.tags, set(scopes.tags) & set(meta.tags)),
+                                      (scopes.issuers, set(scopes.issuers) & set(meta.issuers)),
+                                      (scopes.types, record.type in scopes.types)) if chosen]
+    if not checks:  # issues only
+        return False
+    return all(checks) if scopes.match == "all" else any(checks)
+
+
+def issues_for(subscriber: Subscriber, issues: list, delivered: set[str], backfill: dt.date | None = None) -> list:
+    """New gazette issues for a subscriber who asked for them: published since
+    they subscribed (or `backfill`), not announced to them before."""
+    if not subscriber.scopes.issues:
+        return []
+    since = dt.date.fromisoformat((subscriber.confirmed or subscriber.created)[:10])
+    if backfill is not None:
+        since = min(since, backfill)
+    return [i for i in sorted(issues, key=lambda i: (i.published, i.key))
+            if i.published >= since and issue_delivery_key(i) not in delivered]
+
+
+def issue_delivery_key(issue) -> str:
+    """How an issue is remembered among a subscriber's deliveries (beside record ids)."""
+    return f"issue:{issue.key}"
 
 
 def mail_candidates(site: Site) -> list[Record]:
@@ -211,7 +233,7 @@ class Composer:
                    site=self.site)
         return self.env.get_template(name).render(ctx)
 
-    def digest(self, subscriber: Subscriber, records: list[Record], outbox_id: int) -> EmailMessage:
+    def digest(self, subscriber: Subscriber, records: list[Record], outbox_id: int, issues: list | None = None) -> EmailMessage:
         lang = self._lang(subscriber)
         token = self.tokens.make(subscriber)
         items = []
@@ -228,9 +250,17 @@ class Composer:
             })
         unsubscribe = self.service("unsubscribe", token)
         manage = self.service("manage", token)
-        ctx = dict(lang=lang, items=items, unsubscribe=unsubscribe, manage=manage, subscriber=subscriber)
+        new_issues = [{"label": i18n.t("issue_title", lang, year=i.year, number=i.number),
+                       "title": self.site.text(i.title, lang) if i.title else "",
+                       "count": i18n.t("records_count", lang, n=len(i.records)),
+                       "url": self.urls.absolute(self.urls.issue(i.key, lang))} for i in issues or []]
+        ctx = dict(lang=lang, items=items, issues=new_issues, unsubscribe=unsubscribe, manage=manage, subscriber=subscriber)
         title = self.site.text(self.site.config.title, lang)
-        subject = i18n.t("digest_subject", lang, title=title, n=len(records))
+        if records:
+            subject = i18n.t("digest_subject", lang, title=title, n=len(records))
+        else:
+            subject = i18n.t("issue_subject", lang, title=title, label="、".join(i["label"] for i in new_issues)
+                             if lang.startswith("zh") else ", ".join(i["label"] for i in new_issues))
         msg = self._base(subscriber, subject, self.message_id("digest", outbox_id))
         # RFC 2369 / 8058: a URI in angle brackets, never an encoded-word (wire_bytes writes it as is)
         msg["List-Unsubscribe"] = f"<{unsubscribe}>"
@@ -275,15 +305,18 @@ def plan_digests(site: Site, store: Store, composer: Composer, dry_run: bool = F
         next_id = store.next_outbox_id()
         for subscriber in store.all("active"):
             plan.subscribers += 1
-            records = records_for(subscriber, candidates, delivered.get(subscriber.id, set()), backfill)
-            if not records:
+            had = delivered.get(subscriber.id, set())
+            records = records_for(subscriber, candidates, had, backfill)
+            issues = issues_for(subscriber, site.issues, had, backfill)
+            if not records and not issues:
                 continue
-            msg = composer.digest(subscriber, records, next_id)
+            msg = composer.digest(subscriber, records, next_id, issues)
             if dry_run:
                 plan.messages.append((subscriber, msg))
                 next_id += 1
                 continue
-            next_id = store.enqueue(subscriber, "digest", msg["Message-ID"], wire_bytes(msg), when, [r.id for r in records]) + 1
+            sent = [r.id for r in records] + [issue_delivery_key(i) for i in issues]
+            next_id = store.enqueue(subscriber, "digest", msg["Message-ID"], wire_bytes(msg), when, sent) + 1
             plan.queued += 1
     return plan
 
@@ -512,6 +545,10 @@ class _RolledBack(Exception):
     pass
 
 
+def _yes(value) -> bool:
+    return (value or "").strip().lower() in ("yes", "true", "1", "y", "是")
+
+
 def _import_rows(site: Site, store: Store, rows: list[tuple[int, dict]], when: str, report: ImportReport) -> None:
     """All rows or none: any invalid row rolls the whole import back."""
     with store.transaction():
@@ -525,7 +562,12 @@ def _import_rows(site: Site, store: Store, rows: list[tuple[int, dict]], when: s
             if lang not in site.languages:
                 report.errors.append((line, f"language '{lang}' is not configured"))
                 continue
-            scopes = Scopes.of(**{k: (row.get(k) or "").split() for k in SCOPE_KINDS})
+            try:
+                scopes = Scopes.of(match=(row.get("match") or "any").strip(), issues=_yes(row.get("issues")),
+                                   **{k: (row.get(k) or "").split() for k in SCOPE_KINDS})
+            except ValueError as exc:
+                report.errors.append((line, str(exc)))
+                continue
             audiences = (row.get("audiences") or "").split()
             problems = validate_scopes(site, scopes) + validate_audiences(site, audiences)
             if problems:

@@ -156,7 +156,8 @@ def create_app(site_dir: Path) -> Flask:
         return open_store(site)
 
     def scopes_from_form(form) -> Scopes:
-        return Scopes.of(**{k: form.getlist(k) for k in SCOPE_KINDS})
+        match = form.get("match") if form.get("match") in ("any", "all") else "any"
+        return Scopes.of(match=match, issues=form.get("issues") == "yes", **{k: form.getlist(k) for k in SCOPE_KINDS})
 
     def scope_fields(lang: str, scopes: Scopes) -> str:
         parts = []
@@ -171,6 +172,11 @@ def create_app(site_dir: Path) -> Flask:
                 f'<label><input type="checkbox" name="{kind}" value="{html.escape(k)}"'
                 f'{" checked" if k in getattr(scopes, kind) else ""}> {html.escape(n)}</label>' for k, n in options)
             parts.append(f"<fieldset><legend>{html.escape(i18n.t(kind, lang))}</legend>{boxes}</fieldset>")
+        match = "".join(f'<label><input type="radio" name="match" value="{m}"{" checked" if scopes.match == m else ""}> '
+                        f'{html.escape(i18n.t("scope_match_" + m, lang))}</label> ' for m in ("any", "all"))
+        parts.append(f'<fieldset><legend>{html.escape(i18n.t("scope_match", lang))}</legend>{match}</fieldset>')
+        parts.append(f'<p><label><input type="checkbox" name="issues" value="yes"{" checked" if scopes.issues else ""}> '
+                     f'{html.escape(i18n.t("scope_issues", lang))}</label></p>')
         return "".join(parts)
 
     def lang_select(current: str) -> str:

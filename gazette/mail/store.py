@@ -19,6 +19,7 @@ from pathlib import Path
 from ..errors import GazetteError
 
 SCOPE_KINDS = ("topics", "tags", "issuers", "types")
+MATCHES = ("any", "all")
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 
 SCHEMA = """
@@ -100,29 +101,45 @@ def normalize_email(value: str) -> tuple[str, str]:
 
 @dataclass
 class Scopes:
+    """What a subscriber asked for.  Records: everything (`all`), or those that
+    match the chosen topics, tags, issuers and types: any of them (`match:
+    any`, the default), or one of each kind chosen (`match: all`, e.g.
+    appointments from this issuer).  `issues`: also each new gazette issue."""
+
     all: bool = True
     topics: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     issuers: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
+    match: str = "any"
+    issues: bool = False
 
     @classmethod
-    def of(cls, **kinds) -> "Scopes":
+    def of(cls, match: str = "any", issues: bool = False, **kinds) -> "Scopes":
+        if match not in MATCHES:
+            raise ValueError(f"match must be one of {', '.join(MATCHES)}, not {match!r}")
         lists = {k: sorted(set(kinds.get(k) or [])) for k in SCOPE_KINDS}
-        return cls(all=not any(lists.values()), **lists)
+        # ticking nothing means everything; ticking only "issues" means issues only
+        return cls(all=not any(lists.values()) and not issues, match=match, issues=bool(issues), **lists)
 
     def to_json(self) -> str:
-        return json.dumps({"all": self.all, **{k: getattr(self, k) for k in SCOPE_KINDS}}, sort_keys=True)
+        return json.dumps({"all": self.all, "match": self.match, "issues": self.issues,
+                           **{k: getattr(self, k) for k in SCOPE_KINDS}}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "Scopes":
         data = json.loads(text)
-        return cls(all=bool(data.get("all")), **{k: list(data.get(k) or []) for k in SCOPE_KINDS})
+        match = data.get("match") if data.get("match") in MATCHES else "any"
+        return cls(all=bool(data.get("all")), match=match, issues=bool(data.get("issues")),
+                   **{k: list(data.get(k) or []) for k in SCOPE_KINDS})
 
     def describe(self) -> str:
-        if self.all:
-            return "all"
-        return "; ".join(f"{k}: {' '.join(getattr(self, k))}" for k in SCOPE_KINDS if getattr(self, k))
+        parts = ["all"] if self.all else [f"{k}: {' '.join(getattr(self, k))}" for k in SCOPE_KINDS if getattr(self, k)]
+        if self.match == "all" and sum(bool(getattr(self, k)) for k in SCOPE_KINDS) > 1:
+            parts.append("matching all of them")
+        if self.issues:
+            parts.append("new issues")
+        return "; ".join(parts)
 
 
 @dataclass
@@ -332,11 +349,13 @@ class Store:
     # ------------------------------------------------------------- csv
     def export_csv(self, out) -> int:
         writer = csv.writer(out)
-        writer.writerow(["email", "lang", "status", *SCOPE_KINDS, "audiences", "created", "confirmed", "unsubscribed"])
+        writer.writerow(["email", "lang", "status", *SCOPE_KINDS, "match", "issues", "audiences", "created", "confirmed",
+                         "unsubscribed"])
         rows = self.all()
         for s in rows:
             writer.writerow([s.email, s.lang, s.status, *(" ".join(getattr(s.scopes, k)) for k in SCOPE_KINDS),
-                             " ".join(s.audiences), s.created, s.confirmed or "", s.unsubscribed or ""])
+                             s.scopes.match, "yes" if s.scopes.issues else "", " ".join(s.audiences), s.created,
+                             s.confirmed or "", s.unsubscribed or ""])
         return len(rows)
 
 

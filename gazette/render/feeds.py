@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 from xml.sax.saxutils import quoteattr
 from zoneinfo import ZoneInfo
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from feedgen.feed import FeedGenerator
 
 from .. import i18n, markdown
-from ..model import Record, Site
+from ..model import Issue, Record, Site
 from ..schema import RECORD_TYPES
 from .urls import Urls
 
@@ -28,14 +28,15 @@ EPOCH_ID_DATE = "2000"
 @dataclass
 class Feed:
     lang: str
-    kind: str  # all, topics, tags, issuers, types
+    kind: str  # all, topics, tags, issuers, types; or issues (gazette issues, not records)
     key: str | None
     title: str
     records: list[Record]
     page: str  # the listing page it belongs to
+    issues: list[Issue] = field(default_factory=list)  # kind "issues": newest first
 
     def base(self, urls: Urls) -> str:
-        scope = "all" if self.kind == "all" else f"{self.kind}/{self.key}"
+        scope = self.kind if self.kind in ("all", "issues") else f"{self.kind}/{self.key}"
         return f"{urls.prefix(self.lang)}feeds/{scope}/"
 
     def rss(self, urls: Urls) -> str:
@@ -86,6 +87,9 @@ def feeds(site: Site, urls: Urls) -> list[Feed]:
             chosen = in_lang(records)
             if chosen:
                 out.append(Feed(lang, kind, key, feed_title, chosen, page))
+        if site.issues:  # a new issue is an entry, with its PDF
+            issues = sorted(site.issues, key=lambda i: (i.published, i.key), reverse=True)[:size]
+            out.append(Feed(lang, "issues", None, f"{i18n.t('issues', lang)} - {title}", [], urls.issue(None, lang), issues))
     return out
 
 
@@ -103,7 +107,11 @@ def summary(record: Record, lang: str) -> str:
     return edition.summary or markdown.plain_text(edition.body_html, 200) or record.title(lang)
 
 
-def render(feed: Feed, site: Site, urls: Urls) -> tuple[bytes, bytes]:
+def render(feed: Feed, site: Site, urls: Urls, issue_pdfs=None) -> tuple[bytes, bytes]:
+    """(RSS, Atom).  `issue_pdfs(issue, lang)` -> (absolute URL, size in bytes)
+    or None: the PDF an issue's entry encloses (released issues)."""
+    if feed.kind == "issues":
+        return _render_issues(feed, site, urls, issue_pdfs or (lambda issue, lang: None))
     tz = ZoneInfo(site.config.timezone)
     lang = feed.lang
     fg = FeedGenerator()
@@ -151,6 +159,49 @@ def render(feed: Feed, site: Site, urls: Urls) -> tuple[bytes, bytes]:
     fg.link([{"href": urls.absolute(feed.rss(urls)), "rel": "self", "type": "application/rss+xml"}, page], replace=True)
     rss = fg.rss_str(pretty=True)
     return rss, atom
+
+
+def _render_issues(feed: Feed, site: Site, urls: Urls, issue_pdfs) -> tuple[bytes, bytes]:
+    tz = ZoneInfo(site.config.timezone)
+    lang = feed.lang
+    host = urlsplit(site.config.base_url).hostname or "gazette"
+    fg = FeedGenerator()
+    fg.id(f"tag:{host},{EPOCH_ID_DATE}:feed:{feed.base(urls)}")
+    fg.title(feed.title)
+    fg.language(lang)
+    fg.description(feed.title)
+    fg.subtitle(feed.title)
+    if site.config.publisher:
+        fg.author({"name": site.text(site.config.publisher, lang)})
+    fg.generator("gazette")
+    newest = _when(feed.issues[0].published, tz) if feed.issues else _when(site.build_date, tz)
+    fg.updated(newest)
+    fg.lastBuildDate(newest)
+    texts = []
+    for issue in feed.issues:
+        entry = fg.add_entry(order="append")
+        entry.id(f"tag:{host},{EPOCH_ID_DATE}:issue:{issue.key}{'' if lang == site.default_lang else ':' + lang}")
+        entry.guid(f"tag:{host},{EPOCH_ID_DATE}:issue:{issue.key}{'' if lang == site.default_lang else ':' + lang}", permalink=False)
+        label = i18n.t("issue_title", lang, year=issue.year, number=issue.number)
+        entry.title(f"{label} · {site.text(issue.title, lang)}" if issue.title else label)
+        entry.link(href=urls.absolute(urls.issue(issue.key, lang)))
+        titles = [r.title(lang) for r in issue.records]
+        text = f"{i18n.t('records_count', lang, n=len(titles))}{i18n.t('colon', lang)}" + i18n.t("sep", lang).join(titles)
+        texts.append(text)
+        entry.summary(text)
+        pdf = issue_pdfs(issue, lang)
+        if pdf:
+            entry.enclosure(pdf[0], str(pdf[1]), "application/pdf")
+        when = _when(issue.published, tz)
+        entry.published(when)
+        entry.updated(when)
+    page = {"href": urls.absolute(feed.page), "rel": "alternate"}
+    fg.link([{"href": urls.absolute(feed.atom(urls)), "rel": "self", "type": "application/atom+xml"}, page], replace=True)
+    atom = fg.atom_str(pretty=True)
+    for entry, text in zip(fg.entry(), texts):
+        entry.description(html.escape(text, quote=False))
+    fg.link([{"href": urls.absolute(feed.rss(urls)), "rel": "self", "type": "application/rss+xml"}, page], replace=True)
+    return fg.rss_str(pretty=True), atom
 
 
 def opml(feeds_in_lang: list[Feed], site: Site, urls: Urls, lang: str) -> bytes:

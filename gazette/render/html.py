@@ -290,12 +290,20 @@ class HtmlRenderer:
                 ctx["consultation"] = consultation_state(record, site.build_date)
             if record.type == "policy":
                 ctx["jsonld"] = self.jsonld(record, lang)
+            # a language without an edition: the switcher lands on the record's entry in
+            # that language's listing of its type, marked "available in Chinese only"
+            ctx["lang_switch"] = {l: self._listing_entry(record, l) for l in site.languages if not record.has(l)}
             yield Page(
                 path=self.urls.record(record.id, lang), lang=lang, template="record.html",
                 title=edition.title, ctx=ctx,
                 alternates={l: self.urls.record(record.id, l) for l in site.languages if record.has(l)},
                 lastmod=record.published,
             )
+
+    def _listing_entry(self, record: Record, lang: str) -> str:
+        listed = self._by_type.get(record.type, [])
+        n = next((i for i, r in enumerate(listed) if r is record), 0) // self.site.config.page_size + 1
+        return f"{self.urls.paged(self.urls.type_(record.type, lang), n)}#r-{record.id}"
 
     def _paginate(self, base_of, lang: str, records: list[Record], template: str, title: str, ctx: dict) -> Iterator[Page]:
         size = self.site.config.page_size
@@ -366,7 +374,7 @@ class HtmlRenderer:
 
     def subscribe_page(self, lang: str) -> Page:
         mine = [f for f in self.feeds if f.lang == lang]
-        groups = [(kind, [f for f in mine if f.kind == kind]) for kind in ("all", "topics", "tags", "issuers", "types")]
+        groups = [(kind, [f for f in mine if f.kind == kind]) for kind in ("all", "issues", "topics", "tags", "issuers", "types")]
         service = self.site.config.subscriptions.service_url
         return Page(path=f"{self.urls.prefix(lang)}subscribe/", lang=lang, template="subscribe.html",
                     title=i18n.t("subscribe", lang),
