@@ -107,6 +107,23 @@ def summary(record: Record, lang: str) -> str:
     return edition.summary or markdown.plain_text(edition.body_html, 200) or record.title(lang)
 
 
+def _generator(feed: Feed, site: Site, urls: Urls, newest_day: dt.date) -> FeedGenerator:
+    """A feed's head: id, title, language, publisher; its date is its newest entry's."""
+    fg = FeedGenerator()
+    fg.id(f"tag:{urlsplit(site.config.base_url).hostname or 'gazette'},{EPOCH_ID_DATE}:feed:{feed.base(urls)}")
+    fg.title(feed.title)
+    fg.language(feed.lang)
+    fg.description(feed.title)
+    fg.subtitle(feed.title)
+    if site.config.publisher:
+        fg.author({"name": site.text(site.config.publisher, feed.lang)})
+    fg.generator("gazette")
+    newest = _when(newest_day, ZoneInfo(site.config.timezone))
+    fg.updated(newest)
+    fg.lastBuildDate(newest)
+    return fg
+
+
 def render(feed: Feed, site: Site, urls: Urls, issue_pdfs=None) -> tuple[bytes, bytes]:
     """(RSS, Atom).  `issue_pdfs(issue, lang)` -> (absolute URL, size in bytes)
     or None: the PDF an issue's entry encloses (released issues)."""
@@ -114,18 +131,7 @@ def render(feed: Feed, site: Site, urls: Urls, issue_pdfs=None) -> tuple[bytes, 
         return _render_issues(feed, site, urls, issue_pdfs or (lambda issue, lang: None))
     tz = ZoneInfo(site.config.timezone)
     lang = feed.lang
-    fg = FeedGenerator()
-    fg.id(f"tag:{urlsplit(site.config.base_url).hostname or 'gazette'},{EPOCH_ID_DATE}:feed:{feed.base(urls)}")
-    fg.title(feed.title)
-    fg.language(lang)
-    fg.description(feed.title)
-    fg.subtitle(feed.title)
-    if site.config.publisher:
-        fg.author({"name": site.text(site.config.publisher, lang)})
-    fg.generator("gazette")
-    newest = _when(feed.records[0].published, tz) if feed.records else _when(site.build_date, tz)
-    fg.updated(newest)
-    fg.lastBuildDate(newest)
+    fg = _generator(feed, site, urls, feed.records[0].published if feed.records else site.build_date)
     for record in feed.records:  # newest first
         entry = fg.add_entry(order="append")
         has = record.has(lang)
@@ -165,18 +171,7 @@ def _render_issues(feed: Feed, site: Site, urls: Urls, issue_pdfs) -> tuple[byte
     tz = ZoneInfo(site.config.timezone)
     lang = feed.lang
     host = urlsplit(site.config.base_url).hostname or "gazette"
-    fg = FeedGenerator()
-    fg.id(f"tag:{host},{EPOCH_ID_DATE}:feed:{feed.base(urls)}")
-    fg.title(feed.title)
-    fg.language(lang)
-    fg.description(feed.title)
-    fg.subtitle(feed.title)
-    if site.config.publisher:
-        fg.author({"name": site.text(site.config.publisher, lang)})
-    fg.generator("gazette")
-    newest = _when(feed.issues[0].published, tz) if feed.issues else _when(site.build_date, tz)
-    fg.updated(newest)
-    fg.lastBuildDate(newest)
+    fg = _generator(feed, site, urls, feed.issues[0].published if feed.issues else site.build_date)
     texts = []
     for issue in feed.issues:
         entry = fg.add_entry(order="append")
