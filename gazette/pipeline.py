@@ -251,13 +251,19 @@ def write_feeds(site: Site, renderer: HtmlRenderer, writer: Writer) -> None:
         writer.write(f"{urls.prefix(lang)}feeds/feeds.opml", feeds.opml([f for f in renderer.feeds if f.lang == lang], site, urls, lang))
 
 
-def write_static(site: Site, writer: Writer) -> None:
-    """Theme static files; the site's own theme overrides the built-in one file by file."""
+def static_sources(site: Site) -> dict[str, Path]:
+    """Theme static files, name -> file: the site's own theme overrides the
+    built-in one file by file (links out of the theme were refused on load)."""
     sources: dict[str, Path] = {}
     for folder in (resources.builtin_theme() / "static", site.root / "themes" / site.config.theme / "static"):
         if folder.is_dir():
             for path in sorted(folder.rglob("*")):
                 if path.is_file():
                     sources[path.relative_to(folder).as_posix()] = path
+    return sources
+
+
+def write_static(site: Site, writer: Writer) -> None:
+    sources = static_sources(site)
     for rel in sorted(sources):
         writer.copy(f"static/{rel}", sources[rel])

@@ -729,3 +729,45 @@ def test_scopes_match_all_and_new_issue_alerts(mailsite):
     assert cli("subscribers", "export", out, "--site", mailsite).exit_code == 0
     rows = {r["email"]: r for r in csv.DictReader(out.open(encoding="utf-8"))}
     assert rows["both@example.com"]["match"] == "all" and rows["issues@example.com"]["issues"] == "yes"
+
+
+def test_service_pages_come_from_the_theme_in_the_subscribers_language(mailsite):
+    """The service's pages have the site's look (the theme's base template and
+    stylesheet, served by the service itself), the subscriber's language, a
+    link back to the site; preferences carry an unsubscribe link and say that
+    ticking nothing means everything."""
+    theme = mailsite / "themes" / "default" / "templates"
+    theme.mkdir(parents=True, exist_ok=True)
+    from gazette import resources
+    base = (resources.builtin_theme() / "templates" / "service.html").read_text(encoding="utf-8")
+    (theme / "service.html").write_text(base.replace("<h1>{{ page.title }}</h1>", "<h1>{{ page.title }}</h1><p>SITE-THEME-MARK</p>"),
+                                        encoding="utf-8")
+    assert cli("subscribers", "add", "reader@example.com", "--lang", "en", "--site", mailsite, epoch=EARLY).exit_code == 0
+    proc, base_url = _service(mailsite)
+    try:
+        status, headers, home = request("GET", base_url)
+        assert status == 200 and 'class="masthead"' in home and "SITE-THEME-MARK" in home
+        assert '<link rel="stylesheet" href="static/style.css">' in home
+        css = request("GET", base_url + "static/style.css")
+        assert css[0] == 200 and "text/css" in css[1]["Content-Type"] and ".masthead" in css[2]
+        assert request("GET", base_url + "static/../gazette.yaml")[0] == 404
+        assert "style-src 'self'" in headers["Content-Security-Policy"]
+        assert 'href="https://example.gov.cn/gazette/"' in home  # back to the site
+        assert "以上各项都不勾选，即订阅全部文件。" in home
+        from gazette.mail.digest import Tokens
+        from gazette.mail.store import Store
+        with Store(mailsite / ".gazette" / "subscribers.sqlite3") as s:
+            sub = next(x for x in s.all() if x.email == "reader@example.com")
+            token = Tokens(SECRET).make(sub)
+            confirm = Tokens(SECRET).make_confirm(sub)
+        status, _, manage = request("GET", base_url + f"manage?token={token}")
+        assert status == 200 and '<html lang="en">' in manage and "Preferences" in manage
+        assert f'href="unsubscribe?token={token}"' in manage and "Tick nothing above to receive every document." in manage
+        assert "订阅" not in manage.split('<main id="main"', 1)[1]  # the page in the subscriber's language
+        status, _, done = request("GET", base_url + f"confirm?token={confirm}")
+        assert status == 200 and done.count("Your subscription is confirmed.") == 1
+        status, _, bad = request("GET", base_url + "manage?token=nonsense")
+        assert status == 400 and 'class="masthead"' in bad and "链接无效或已过期。" in bad
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -19,34 +19,28 @@ every response.
 """
 from __future__ import annotations
 
-import html
 import threading
 import time
 from collections import defaultdict, deque
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, request
+from flask import Flask, request, send_file
 
 from .. import i18n, resources
+from ..pipeline import static_sources
+from ..render.html import HtmlRenderer, Page
 from ..schema import RECORD_TYPES
 from .digest import Composer, Tokens, deliver, open_store, queue_confirmation, secret, validate_scopes
 from .store import SCOPE_KINDS, Scopes, normalize_email
-
-PAGE = """<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
-<style>body{{font-family:sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#1f1f1f}}
-h1{{color:#a8201a}} .error{{border:2px solid #a8201a;background:#fdeceb;padding:.5rem 1rem}}
-button{{background:#a8201a;color:#fff;border:0;padding:.5rem 1rem;font:inherit}} fieldset{{margin:.5rem 0}}</style>
-</head><body><p><strong>{site}</strong></p><h1>{title}</h1>{body}</body></html>"""
-
-
 
 CONFIRM_INTERVAL = 600.0  # seconds between two confirmation mails to one address
 POSTS_PER_MINUTE = 20  # per client address
 MIN_SUBSCRIBE_SECONDS = 0.25  # every answer to /subscribe takes at least this long
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    # pages come from the theme's templates; the theme's static files are served
+    # here too; forms post here (the masthead search goes to the site: added per site)
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -112,7 +106,7 @@ def create_app(site_dir: Path) -> Flask:
     with open_store(site) as store:
         instance = store.instance
     composer = Composer(site, tokens, resources.builtin_theme(), instance=instance)
-    app = Flask("gazette.subscriptions")
+    app = Flask("gazette.subscriptions", static_folder=None)  # static/ is the theme's, below
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     limits = RateLimits()
     origins = _origins(site)
@@ -128,9 +122,9 @@ def create_app(site_dir: Path) -> Flask:
         if request.method == "POST":
             origin = request.headers.get("Origin")
             if origin and origin.lower() not in origins and origin.lower() != request.host_url.rstrip("/").lower():
-                return error("this form must be sent from the gazette's own site", site.default_lang, 403)
+                return error(say("wrong_origin", lang_of(request.form.get("lang"))), lang_of(request.form.get("lang")), 403)
             if not limits.allow_post(request.remote_addr or "?"):
-                return error("too many requests; try again in a minute", site.default_lang, 429)
+                return error(say("too_many", site.default_lang), site.default_lang, 429)
         return None
 
     @app.after_request
@@ -145,12 +139,33 @@ def create_app(site_dir: Path) -> Flask:
     def say(key: str, lang: str) -> str:
         return i18n.t(f"service_{key}", lang)
 
-    def page(title: str, body: str, lang: str, status: int = 200):
-        text = PAGE.format(lang=lang, title=html.escape(title), site=html.escape(site.text(site.config.title, lang)), body=body)
-        return text, status, {"Content-Type": "text/html; charset=utf-8"}
+    renderer = HtmlRenderer(site, resources.builtin_theme(), pdf=False, search=False)
+    static = static_sources(site)
+    csp = SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "form-action 'self'", "form-action 'self' " + " ".join(sorted(origins)))
+
+    def page(title: str, lang: str, status: int = 200, **ctx):
+        """A service page from the theme (service.html over base.html): the site's
+        look, in the subscriber's language, with links back to the site."""
+        context = {"form": "none", "message": None, "is_error": False, "action": "", **ctx}
+        body = renderer.render(Page(path="", lang=lang, template="service.html", title=title, ctx=context,
+                                    in_sitemap=False, links="service"))
+        return body, status, {"Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": csp}
 
     def error(message: str, lang: str, status: int = 400):
-        return page(say("error", lang), f'<p class="error">{html.escape(message)}</p>', lang, status)
+        return page(say("error", lang), lang, status, message=message, is_error=True)
+
+    def scope_form(lang: str, scopes: Scopes) -> dict:
+        options = []
+        for kind in SCOPE_KINDS:
+            if kind == "types":
+                choices = [(t, i18n.type_name(t, lang)) for t in RECORD_TYPES]
+            else:
+                choices = [(k, site.text(e.name, lang)) for k, e in sorted(site.taxonomies.get(kind, {}).items())]
+            if choices:
+                options.append((kind, choices))
+        return {"scope_options": options, "chosen": {k: set(getattr(scopes, k)) for k in SCOPE_KINDS},
+                "match": scopes.match, "issues": scopes.issues}
 
     def store():
         return open_store(site)
@@ -159,37 +174,16 @@ def create_app(site_dir: Path) -> Flask:
         match = form.get("match") if form.get("match") in ("any", "all") else "any"
         return Scopes.of(match=match, issues=form.get("issues") == "yes", **{k: form.getlist(k) for k in SCOPE_KINDS})
 
-    def scope_fields(lang: str, scopes: Scopes) -> str:
-        parts = []
-        for kind in SCOPE_KINDS:
-            if kind == "types":
-                options = [(t, i18n.type_name(t, lang)) for t in RECORD_TYPES]
-            else:
-                options = [(k, site.text(e.name, lang)) for k, e in sorted(site.taxonomies.get(kind, {}).items())]
-            if not options:
-                continue
-            boxes = " ".join(
-                f'<label><input type="checkbox" name="{kind}" value="{html.escape(k)}"'
-                f'{" checked" if k in getattr(scopes, kind) else ""}> {html.escape(n)}</label>' for k, n in options)
-            parts.append(f"<fieldset><legend>{html.escape(i18n.t(kind, lang))}</legend>{boxes}</fieldset>")
-        match = "".join(f'<label><input type="radio" name="match" value="{m}"{" checked" if scopes.match == m else ""}> '
-                        f'{html.escape(i18n.t("scope_match_" + m, lang))}</label> ' for m in ("any", "all"))
-        parts.append(f'<fieldset><legend>{html.escape(i18n.t("scope_match", lang))}</legend>{match}</fieldset>')
-        parts.append(f'<p><label><input type="checkbox" name="issues" value="yes"{" checked" if scopes.issues else ""}> '
-                     f'{html.escape(i18n.t("scope_issues", lang))}</label></p>')
-        return "".join(parts)
-
-    def lang_select(current: str) -> str:
-        opts = "".join(f'<option value="{l}"{" selected" if l == current else ""}>{i18n.language_name(l)}</option>' for l in site.languages)
-        return f'<p><label>{i18n.t("email_language", current)} <select name="lang">{opts}</select></label></p>'
+    @app.get("/static/<path:name>")
+    def static_file(name: str):
+        if name not in static:  # only the theme's own files, by name
+            return error(say("not_found", site.default_lang), site.default_lang, 404)
+        return send_file(static[name], max_age=3600)
 
     @app.get("/")
     def home():
         lang = lang_of(request.args.get("lang"))
-        body = (f'<form method="post" action="subscribe"><p><label>{i18n.t("email_address", lang)} '
-                f'<input type="email" name="email" required maxlength="254"></label></p>{lang_select(lang)}'
-                f'{scope_fields(lang, Scopes())}<p><button type="submit">{say("subscribe", lang)}</button></p></form>')
-        return page(say("subscribe", lang), body, lang)
+        return page(say("subscribe", lang), lang, form="subscribe", action="subscribe", **scope_form(lang, Scopes()))
 
     @app.post("/subscribe")
     def subscribe():
@@ -216,7 +210,7 @@ def create_app(site_dir: Path) -> Flask:
                 queue_confirmation(site, s, composer, s.get(subscriber.id))
                 wake.set()
         # the same answer whether or not the address was known: no address probing
-        return page(say("subscribe", lang), f"<p>{say('check_inbox', lang)}</p>", lang)
+        return page(say("subscribe", lang), lang, message=say("check_inbox", lang))
 
     @app.get("/confirm")
     def confirm():
@@ -226,7 +220,8 @@ def create_app(site_dir: Path) -> Flask:
             if subscriber is None:
                 return error(say("bad_link", site.default_lang), site.default_lang)
             s.confirm(subscriber.id, now_iso())
-            return page(say("confirmed", subscriber.lang), f"<p>{say('confirmed', subscriber.lang)}</p>", subscriber.lang)
+            lang = lang_of(subscriber.lang)
+            return page(say("confirm_title", lang), lang, message=say("confirmed", lang))
         finally:
             s.close()
 
@@ -238,12 +233,11 @@ def create_app(site_dir: Path) -> Flask:
             if subscriber is None:
                 return error(say("bad_link", site.default_lang), site.default_lang)
             lang = lang_of(subscriber.lang)
-            if request.method == "GET":
-                body = (f"<p>{say('unsubscribe_q', lang)}</p><form method=\"post\"><input type=\"hidden\" "
-                        f"name=\"List-Unsubscribe\" value=\"One-Click\"><button type=\"submit\">{i18n.t('unsubscribe', lang)}</button></form>")
-                return page(i18n.t("unsubscribe", lang), body, lang)
+            if request.method == "GET":  # a GET alone changes nothing (link scanners follow links)
+                return page(i18n.t("unsubscribe", lang), lang, form="unsubscribe", message=say("unsubscribe_q", lang),
+                            action=f"unsubscribe?token={request.args.get('token', '')}")
             s.unsubscribe(subscriber.id, now_iso())
-            return page(i18n.t("unsubscribe", lang), f"<p>{say('unsubscribed', lang)}</p>", lang)
+            return page(i18n.t("unsubscribe", lang), lang, message=say("unsubscribed", lang))
         finally:
             s.close()
 
@@ -255,7 +249,7 @@ def create_app(site_dir: Path) -> Flask:
             if subscriber is None or subscriber.status == "unsubscribed":
                 return error(say("bad_link", site.default_lang), site.default_lang)
             lang = lang_of(subscriber.lang)
-            note = ""
+            message = None
             if request.method == "POST":
                 scopes = scopes_from_form(request.form)
                 problems = validate_scopes(site, scopes)
@@ -264,10 +258,11 @@ def create_app(site_dir: Path) -> Flask:
                 lang = lang_of(request.form.get("lang"))
                 s.set_preferences(subscriber.id, lang, scopes)
                 subscriber = s.get(subscriber.id)
-                note = f"<p><strong>{say('saved', lang)}</strong></p>"
-            body = (f"{note}<p>{html.escape(subscriber.email)}</p><form method=\"post\">{lang_select(lang)}"
-                    f"{scope_fields(lang, subscriber.scopes)}<p><button type=\"submit\">{say('save', lang)}</button></p></form>")
-            return page(say("preferences", lang), body, lang)
+                message = say("saved", lang)
+            token = request.args.get("token", "")
+            return page(say("preferences", lang), lang, form="manage", message=message, email=subscriber.email,
+                        action=f"manage?token={token}", unsubscribe=f"unsubscribe?token={token}",
+                        **scope_form(lang, subscriber.scopes))
         finally:
             s.close()
 
@@ -277,15 +272,15 @@ def create_app(site_dir: Path) -> Flask:
 
     @app.errorhandler(413)
     def too_large(_):
-        return error("request too large", site.default_lang, 413)
+        return error(say("too_large", site.default_lang), site.default_lang, 413)
 
     @app.errorhandler(404)
     def not_found(_):
-        return error("not found", site.default_lang, 404)
+        return error(say("not_found", site.default_lang), site.default_lang, 404)
 
     @app.errorhandler(405)
     def not_allowed(_):
-        return error("method not allowed", site.default_lang, 405)
+        return error(say("not_allowed", site.default_lang), site.default_lang, 405)
 
     return app
 

@@ -35,6 +35,9 @@ class Page:
     alternates: dict[str, str] = field(default_factory=dict)  # lang -> path of the same page
     lastmod: dt.date | None = None
     in_sitemap: bool = True
+    # "site": links relative to the page; "service": a page of the subscription
+    # service, on its own origin: links to the site absolute, static/ its own
+    links: str = "site"
 
 
 def validity(record: Record, today: dt.date) -> str:
@@ -150,6 +153,8 @@ class HtmlRenderer:
         default = site.default_lang
 
         def url(path: str) -> str:
+            if page.links == "service":
+                return path if path.startswith("static/") else urls.absolute(path)
             if page.path.endswith("404.html"):
                 return urls.base_path + path
             return urls.relative(page.path, path)
