@@ -158,7 +158,29 @@ def _check_pii(loaded: LoadedSite, site: Site, diags: Diagnostics) -> None:
         for line, text, kind in item.pii:
             if not review.allowed(text, record.meta.pii_allow):
                 diags.error(item.path, line, None,
-                            f"looks like a {kind} ('{text}'); remove it, or list it under pii_allow if it may be published")
+                            f"looks like a {kind} ({review.mask(text)}); remove it, or list it under pii_allow if it "
+                            "may be published")
+    for rid in sorted(loaded.originals):
+        record = site.records.get(rid)
+        if record is not None and record.meta.disclosure in ("proactive", "targeted"):
+            _check_attachment_pii(record, diags)
+
+
+def _check_attachment_pii(record: Record, diags: Diagnostics) -> None:
+    """Attachments are published too: the same check on their text."""
+    folder = record.path.with_name(record.id)
+    for i, att in enumerate(record.meta.attachments):
+        path = folder / att.file
+        if safefs.problem(path, folder, "") or not path.is_file():
+            continue  # reported by _check_attachments
+        text, note = review.attachment_text(path)
+        where = (record.line("attachments", i, "file"), f"attachments[{i}].file")
+        if note:
+            diags.warning(record.path, *where, f"attachment '{att.file}' {note}")
+        for line, hit, kind in review.find_pii(text or ""):
+            if not review.allowed(hit, record.meta.pii_allow):
+                diags.error(record.path, *where, f"attachment '{att.file}', line {line}, looks like a {kind} "
+                            f"({review.mask(hit)}); remove it, or list it under pii_allow if it may be published")
 
 
 def _check_record_rules(record: Record, diags: Diagnostics) -> None:

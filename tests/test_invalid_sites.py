@@ -26,3 +26,11 @@ def test_invalid_site_reports_every_expected_problem_and_nothing_else(site, tmp_
     result = CliRunner().invoke(main, ["build", "--site", str(site), "--out", str(out)])
     assert result.exit_code == 1
     assert not out.exists()
+
+
+def test_personal_data_messages_never_show_the_whole_number():
+    """Build logs are kept and shared: a found number is masked in the middle."""
+    result = CliRunner().invoke(main, ["check", "--site", str(SITES / "invalid" / "records")])
+    assert "1101**********002X" in result.output and "139****5678" in result.output
+    for whole in ("11010519491231002X", "13912345678", "１３９１２３４５６７８"):
+        assert whole not in result.output
