@@ -19,7 +19,7 @@ from .render import pdf as pdfmod
 from .render.html import HtmlRenderer, Page
 from .render.linkcheck import InternalLinks
 from .resolve import resolve
-from .writer import Writer
+from .writer import NullWriter, Writer
 
 
 @dataclass
@@ -82,16 +82,27 @@ def pdf_enabled(site: Site, override: bool | None) -> bool:
 
 def check(site_dir: Path, strict: bool = False, workers: int | None = None, pdf: bool | None = None,
           progress: Progress = NO_PROGRESS, link_checker=None, link_report: Path | None = None) -> BuildResult:
-    """Everything a build does but writing.  With `link_checker` (a
-    links.Checker), every external link is checked too; broken links are
-    errors, and `link_report` (if given) receives them as JSON."""
+    """The build without writing: every stage of `build` runs (pages, feeds,
+    data files, static and archived files, the PDF templates, the writer's
+    path rules) into a writer that keeps no bytes; only WeasyPrint's layout and
+    Pagefind's index are left out.  With `link_checker` (a links.Checker),
+    every external link is checked too; broken links are errors, and
+    `link_report` (if given) receives them as JSON."""
     site, diags = load_and_resolve(site_dir, workers, pdf, read_only=True, progress=progress)
-    renderer = HtmlRenderer(site, resources.builtin_theme(), pdf=pdf_enabled(site, pdf))
-    pages = 0
-    for page in renderer.pages():
-        renderer.render(page)  # template errors surface here, as in a build
-        pages += 1
+    writer = NullWriter(sources=[Path(site_dir), resources.builtin_theme(), cache_dir(site)])
+    links = InternalLinks()
+    with_pdf = pdf_enabled(site, pdf)
+    pages = write_site(site, writer, with_pdf, search_enabled(site, None), links)
+    write_archived_pdfs(site, writer)
+    if with_pdf:
+        renderer = pdfmod.PdfRenderer(site, resources.builtin_theme(), cache_dir(site), workers, progress)
+        for job in pdf_jobs(site, renderer):  # the PDF templates render here, as in a build
+            writer.write(job.output, job.html.encode("utf-8"))
+    for problem in links.problems(set(writer.written)):
+        diags.warning(None, None, None, f"internal link: {problem}")
+    writer.write(signing.MANIFEST, b"")
     result = BuildResult(site=site, diagnostics=diags, pages=pages)
+    result.files = len(writer.written)
     if link_checker is not None:
         result.links = check_links(site, diags, link_checker, progress)
         if link_report is not None:
@@ -168,9 +179,9 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
     return result
 
 
-def write_pdfs(site: Site, writer: Writer, workers: int | None, progress: Progress = NO_PROGRESS) -> tuple[int, int]:
-    """Record PDFs, and issue PDFs of issues not released yet (released ones come from the archive)."""
-    renderer = pdfmod.PdfRenderer(site, resources.builtin_theme(), cache_dir(site), workers, progress)
+def pdf_jobs(site: Site, renderer) -> list:
+    """Record PDFs, and issue PDFs of issues not released yet (released ones come
+    from the archive): the HTML of each, from the PDF templates."""
     jobs = renderer.record_jobs()
     for issue in site.issues:
         if issue.key in site.releases:
@@ -178,6 +189,12 @@ def write_pdfs(site: Site, writer: Writer, workers: int | None, progress: Progre
         for lang in renderer.issue_languages(issue):
             name = renderer.issue_pdf_name(issue.key, lang, site.default_lang)
             jobs.append(pdfmod.PdfJob(f"{renderer.urls.issue(issue.key, site.default_lang)}{name}", renderer.issue_html(issue, lang)))
+    return jobs
+
+
+def write_pdfs(site: Site, writer: Writer, workers: int | None, progress: Progress = NO_PROGRESS) -> tuple[int, int]:
+    renderer = pdfmod.PdfRenderer(site, resources.builtin_theme(), cache_dir(site), workers, progress)
+    jobs = pdf_jobs(site, renderer)
     for output, cached in sorted(renderer.run(jobs).items()):
         writer.copy(output, cached)
     return renderer.rendered, len(jobs)

@@ -84,14 +84,22 @@ class Writer:
         if not self.out_dir.exists() and (self.old / MARKER).is_file():
             os.replace(self.old, self.out_dir)
 
-    def _target(self, rel: str) -> Path:
+    def _claim(self, rel: str) -> PurePosixPath:
+        """The output path rules: inside the output folder, one output per file."""
         pure = PurePosixPath(rel)
         if pure.is_absolute() or ".." in pure.parts or not rel:
             raise GazetteError(f"internal error: refusing to write outside the output folder: {rel!r}")
         if rel in self.written:
             raise GazetteError(f"two outputs want the same file: {rel}")
         self.written.add(rel)
-        return self.staging / pure
+        return pure
+
+    def _target(self, rel: str) -> Path:
+        return self.staging / self._claim(rel)
+
+    def _check_source(self, source: Path) -> None:
+        if self.sources and not any(not safefs.escapes(source, root) for root in self.sources):
+            raise GazetteError(f"refusing to publish {source}: it lies outside the site folder (a symbolic link?)")
 
     def write(self, rel: str, data: bytes) -> None:
         target = self._target(rel)
@@ -99,8 +107,7 @@ class Writer:
         target.write_bytes(data)
 
     def copy(self, rel: str, source: Path) -> None:
-        if self.sources and not any(not safefs.escapes(source, root) for root in self.sources):
-            raise GazetteError(f"refusing to publish {source}: it lies outside the site folder (a symbolic link?)")
+        self._check_source(source)
         target = self._target(rel)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
@@ -122,3 +129,40 @@ class Writer:
     def abort(self) -> None:
         if self.staging.exists():
             shutil.rmtree(self.staging, ignore_errors=True)
+
+
+class NullWriter(Writer):
+    """What `gazette check` writes to: every stage of a build runs and every
+    output goes through the writer's rules (inside the output folder, one
+    output per file, nothing published from outside the site), but no byte is
+    kept and nothing on disk changes."""
+
+    def __init__(self, sources: list[Path] | None = None):
+        self.sources = [Path(s) for s in sources or []]
+        self.written = set()
+        self.bytes = 0
+
+    def check_target(self, site_root: Path, keep: list[Path] = ()) -> None:
+        pass
+
+    def open(self) -> None:
+        pass
+
+    def recover(self) -> None:
+        pass
+
+    def write(self, rel: str, data: bytes) -> None:
+        self._claim(rel)
+        self.bytes += len(data)
+
+    def copy(self, rel: str, source: Path) -> None:
+        self._check_source(source)
+        self._claim(rel)
+        if not Path(source).is_file():
+            raise GazetteError(f"cannot publish {source}: not a file")
+
+    def commit(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass

@@ -269,3 +269,24 @@ def test_check_and_build_list_every_record_held_back_and_why(tmp_path):
         for rid, reason in expected.items():
             assert held.get(rid, "").startswith(reason), (rid, held.get(rid))
         assert f"{len(held)} held back" in result.output  # and the total in the summary
+
+
+def test_check_runs_the_build_a_broken_pdf_template_fails_check_as_it_fails_build(tmp_path):
+    """check = build without writing: a site theme's PDF template with an
+    undefined variable fails check (it used to pass check and fail build)."""
+    from conftest import ROOT
+
+    site = tmp_path / "site"
+    assert CliRunner().invoke(main, ["init", str(site)]).exit_code == 0
+    assert CliRunner().invoke(main, ["check", "--site", str(site), "--pdf"]).exit_code == 0
+    theme = site / "themes" / "default" / "templates" / "pdf"
+    theme.mkdir(parents=True)
+    record = (ROOT / "themes" / "default" / "templates" / "pdf" / "record.html").read_text(encoding="utf-8")
+    (theme / "record.html").write_text(record.replace("</body>", "{{ no_such_variable.title }}</body>"), encoding="utf-8")
+    before = sorted(p.relative_to(site).as_posix() for p in site.rglob("*"))
+    checked = CliRunner().invoke(main, ["check", "--site", str(site), "--pdf"])
+    assert checked.exit_code == 1 and "pdf/record.html" in checked.output and "no_such_variable" in checked.output, checked.output
+    assert "Traceback" not in checked.output
+    assert sorted(p.relative_to(site).as_posix() for p in site.rglob("*")) == before  # and it wrote nothing
+    built = CliRunner().invoke(main, ["build", "--site", str(site), "--out", str(tmp_path / "out")])
+    assert built.exit_code == 1 and "no_such_variable" in built.output
