@@ -105,8 +105,11 @@ def load_versions(site: Site, key: str, diags: Diagnostics | None = None) -> lis
     return versions
 
 
-def verify(site: Site, diags: Diagnostics, compare_sources: bool = True) -> dict[str, list[Version]]:
-    """Check every archived file and (unless revising) compare released issues with their sources."""
+def verify(site: Site, diags: Diagnostics, compare_sources: bool = True, preview: bool = False) -> dict[str, list[Version]]:
+    """Check every archived file and (unless revising) compare released issues
+    with their sources.  `preview` (gazette serve): a change to a released issue
+    is a warning (field "released") the preview shows, not an error; `build`
+    still refuses it."""
     releases: dict[str, list[Version]] = {}
     root = site.root / ARCHIVE_DIR
     if not root.is_dir():
@@ -127,7 +130,7 @@ def verify(site: Site, diags: Diagnostics, compare_sources: bool = True) -> dict
             continue
         releases[key] = versions
         if compare_sources:
-            _compare_sources(site, issue, versions[-1], diags)
+            _compare_sources(site, issue, versions[-1], diags, preview)
     return releases
 
 
@@ -146,15 +149,20 @@ def _verify_files(version: Version, diags: Diagnostics) -> None:
             diags.error(path, None, None, f"file added to released issue {version.issue} v{version.number} after release")
 
 
-def _compare_sources(site: Site, issue: Issue, latest: Version, diags: Diagnostics) -> None:
+def _compare_sources(site: Site, issue: Issue, latest: Version, diags: Diagnostics, preview: bool = False) -> None:
     released = latest.manifest.get("sources", {})
+    if preview:
+        def report(path, line, field, message):
+            diags.warning(path, line, "released", message)
+    else:
+        report = diags.error
     now, by_record = current_sources(site, issue)
     hint = f"run: gazette issue revise {issue.key} --erratum \"…\""
     if now.get(_rel(site, issue.path)) != released.get(_rel(site, issue.path)):
-        diags.error(issue.path, None, None, f"issue {issue.key} changed since it was released as v{latest.number}; {hint}")
+        report(issue.path, None, None, f"issue {issue.key} changed since it was released as v{latest.number}; {hint}")
     released_records = latest.manifest.get("records", {})
     for rid in sorted(set(released_records) - set(by_record)):
-        diags.error(issue.path, None, None, f"record {rid} of issue {issue.key} (released as v{latest.number}) is no longer "
+        report(issue.path, None, None, f"record {rid} of issue {issue.key} (released as v{latest.number}) is no longer "
                     f"in the issue; if it must stop being public, withdraw it: gazette issue withdraw {issue.key} {rid} "
                     "--reason \"…\"")
     for rid in sorted(by_record):
@@ -162,7 +170,7 @@ def _compare_sources(site: Site, issue: Issue, latest: Version, diags: Diagnosti
         if any(now.get(p) != released.get(p) for p in paths):
             record = site.records.get(rid)
             where = record.path if record else issue.path
-            diags.error(where, None, None, f"record {rid} changed since issue {issue.key} was released as v{latest.number}; {hint}")
+            report(where, None, None, f"record {rid} changed since issue {issue.key} was released as v{latest.number}; {hint}")
 
 
 def changed_since(site: Site, issue: Issue, latest: Version) -> bool:

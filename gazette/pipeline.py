@@ -55,7 +55,7 @@ def check_glyphs(site: Site, diags: Diagnostics, read_only: bool = False) -> Non
 
 
 def load_and_resolve(site_dir: Path, workers: int | None = None, pdf: bool | None = None,
-                     revising: bool = False, read_only: bool = False,
+                     revising: bool = False, read_only: bool = False, preview: bool = False,
                      progress: Progress = NO_PROGRESS) -> tuple[Site, Diagnostics]:
     """Load and check a site.  `revising`: changes to released issues are what a
     revision is for, so they are not errors (tampering still is).  `read_only`:
@@ -67,7 +67,7 @@ def load_and_resolve(site_dir: Path, workers: int | None = None, pdf: bool | Non
     # Resolve even after load errors, so one run reports every problem;
     # records that failed to load are skipped there, not reported again.
     site = resolve(loaded, diags)
-    site.releases = archive.verify(site, diags, compare_sources=not revising)
+    site.releases = archive.verify(site, diags, compare_sources=not revising, preview=preview)
     site.history = archive.record_history(site, site.releases) if not diags.errors else {}
     if pdf_enabled(site, pdf):
         pdfmod.require_cjk_fonts()
@@ -141,7 +141,8 @@ def search_enabled(site: Site, override: bool | None) -> bool:
 
 
 def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = None, pdf: bool | None = None,
-          with_search: bool | None = None, progress: Progress = NO_PROGRESS, sign_key: Path | None = None) -> BuildResult:
+          with_search: bool | None = None, progress: Progress = NO_PROGRESS, sign_key: Path | None = None,
+          preview: bool = False) -> BuildResult:
     """Build the site into out_dir (default SITE/output).  Every build writes
     manifest.json (SHA-256 of every file); with `sign_key` (an Ed25519 private
     key outside the site and the output) also manifest.sig."""
@@ -149,7 +150,7 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
     out_dir = Path(out_dir) if out_dir else site_dir / "output"
     Writer(out_dir).recover()  # even when this build fails, the last good output stays in place
     private_key = signing.load_private_key(sign_key, [site_dir, out_dir]) if sign_key else None
-    site, diags = load_and_resolve(site_dir, workers, pdf, progress=progress)
+    site, diags = load_and_resolve(site_dir, workers, pdf, preview=preview, progress=progress)
     writer = Writer(out_dir, sources=[site_dir, resources.builtin_theme(), cache_dir(site)])
     from .mail.digest import database_path
 

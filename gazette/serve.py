@@ -1,11 +1,18 @@
 """Preview server: build, serve on 127.0.0.1, rebuild when the site changes.
 
-A failed rebuild does not stop the server: every page then shows the build's
-problems until the next successful build.
+Open pages reload by themselves after each rebuild (a small script the
+preview adds to the HTML it serves; the built files are the build's own).  A
+failed rebuild does not stop the server: every page then shows the build's
+problems, in the site's language, until the next successful build, which
+clears them in the open page.  An edit to a record of a released issue
+previews with a warning across the top (it must go out as a revision);
+`gazette build` still refuses it.
 """
 from __future__ import annotations
 
 import html
+import json
+import re
 import shutil
 import tempfile
 import threading
@@ -13,7 +20,7 @@ import time
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from .errors import GazetteError
 
@@ -39,34 +46,71 @@ class PreviewState:
         self.out_dir = out_dir
         self.base_path = base_path
         self.error: str | None = None
-        self.lock = threading.Lock()
-        self.builds = 0
+        self.notices: list[str] = []  # warnings every page shows (changes to released issues)
+        self.lang = "zh"  # the site's language, for the preview's own messages
+        self.generation = 0  # one more after every rebuild: open pages reload on a change
+        self.changed = threading.Condition()
 
     def rebuild(self) -> None:
         from .pipeline import build
 
+        notices: list[str] = []
         try:
-            result = build(self.site_dir, self.out_dir)
+            result = build(self.site_dir, self.out_dir, preview=True)
             self.base_path = result.site.config.base_url and urlsplit(result.site.config.base_url).path or "/"
+            self.lang = result.site.default_lang
+            notices = [d.format() for d in result.diagnostics.warnings if d.field == "released"]
             error = None
         except GazetteError as exc:
             error = exc.format_message()
         except Exception as exc:  # a preview must survive anything a half-saved file can cause
             error = f"internal error: {type(exc).__name__}: {exc}"
-        with self.lock:
-            self.error = error
-            self.builds += 1
+        with self.changed:
+            self.error, self.notices = error, notices
+            self.generation += 1
+            self.changed.notify_all()
         stamp = time.strftime("%H:%M:%S")
         print(f"[{stamp}] " + ("build failed:\n" + error if error else "rebuilt"), flush=True)
 
+    def wait_for_change(self, since: int, timeout: float = 25.0) -> int:
+        with self.changed:
+            self.changed.wait_for(lambda: self.generation != since, timeout)
+            return self.generation
 
-def error_page(message: str) -> bytes:
+
+RELOAD_PATH = "/__gazette/changes"
+# the preview's own script: ask the server (long poll) and reload when a rebuild happened
+RELOAD_SCRIPT = """<script>(function(){var g=%d;function poll(){fetch("%s?since="+g,{cache:"no-store"})
+.then(function(r){return r.json()}).then(function(d){if(d.generation!==g){location.reload()}else{poll()}})
+.catch(function(){setTimeout(poll,1000)})}poll()})();</script>"""
+
+
+def error_page(message: str, lang: str, generation: int) -> bytes:
+    from . import i18n
+
     return (
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Build error</title>"
+        f"<!DOCTYPE html><html lang=\"{html.escape(lang)}\"><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(i18n.t('preview_failed', lang))}</title>"
         "<style>body{font-family:sans-serif;margin:2rem}pre{background:#fdeceb;border:2px solid #a8201a;padding:1rem;white-space:pre-wrap}</style>"
-        "</head><body><h1>The site did not build</h1><p>Fix the problems below and save; this page reloads the build.</p>"
-        f"<pre>{html.escape(message)}</pre></body></html>"
+        f"</head><body><h1>{html.escape(i18n.t('preview_failed', lang))}</h1><p>{html.escape(i18n.t('preview_fix', lang))}</p>"
+        f"<pre>{html.escape(message)}</pre>{RELOAD_SCRIPT % (generation, RELOAD_PATH)}</body></html>"
     ).encode("utf-8")
+
+
+def decorate(page: bytes, notices: list[str], lang: str, generation: int) -> bytes:
+    """A served page: the reload script, and any preview warnings across the top."""
+    from . import i18n
+
+    text = page.decode("utf-8", "replace")
+    if notices:
+        items = "".join(f"<li>{html.escape(n)}</li>" for n in notices)
+        banner = ('<div role="alert" style="background:#fff4ce;border-bottom:3px solid #8a5a00;color:#3d2a00;'
+                  f'padding:.75rem 1rem;font-family:sans-serif"><strong>{html.escape(i18n.t("preview_released", lang))}</strong>'
+                  f"<ul>{items}</ul></div>")
+        text = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + banner, text, count=1)
+    script = RELOAD_SCRIPT % (generation, RELOAD_PATH)
+    text = text.replace("</body>", script + "</body>", 1) if "</body>" in text else text + script
+    return text.encode("utf-8")
 
 
 class Handler(SimpleHTTPRequestHandler):
@@ -84,11 +128,22 @@ class Handler(SimpleHTTPRequestHandler):
 
     def do_GET(self):
         state = self.state
-        with state.lock:
-            error = state.error
         path = urlsplit(self.path).path
+        if path == RELOAD_PATH:
+            since = parse_qs(urlsplit(self.path).query).get("since", ["-1"])[0]
+            generation = state.wait_for_change(int(since) if since.lstrip("-").isdigit() else -1)
+            body = json.dumps({"generation": generation}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        with state.changed:
+            error, notices, lang, generation = state.error, list(state.notices), state.lang, state.generation
         if error and (path.endswith("/") or path.endswith(".html")):
-            self._send_html(500, error_page(error))
+            self._send_html(500, error_page(error, lang, generation))
             return
         base = state.base_path
         if base != "/" and not path.startswith(base):
@@ -101,12 +156,19 @@ class Handler(SimpleHTTPRequestHandler):
             return
         if base != "/":
             self.path = "/" + self.path[len(base):]
+        file = Path(self.translate_path(self.path))
+        if file.is_dir() and (file / "index.html").is_file() and urlsplit(self.path).path.endswith("/"):
+            file = file / "index.html"
+        if file.suffix == ".html" and file.is_file():
+            self._send_html(200, decorate(file.read_bytes(), notices, lang, generation))
+            return
         super().do_GET()
 
     def send_error(self, code, message=None, explain=None):
         page = self.state.out_dir / "404.html"
         if code == 404 and page.is_file():
-            self._send_html(404, page.read_bytes())
+            state = self.state
+            self._send_html(404, decorate(page.read_bytes(), state.notices, state.lang, state.generation))
             return
         super().send_error(code, message, explain)
 
