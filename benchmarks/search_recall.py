@@ -254,7 +254,7 @@ def main() -> int:
     os.environ.setdefault("GAZETTE_CACHE_DIR", tempfile.mkdtemp(prefix="recall-cache-"))
     for site in args.sites:
         data = measure(site, args.top)
-        print(report(site.name, data, args.top), flush=True)
+        print(report(site.resolve().name, data, args.top), flush=True)
         for miss in data["misses"][: args.misses]:
             print("   missed:", *miss)
     return 0
