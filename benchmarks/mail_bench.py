@@ -41,8 +41,13 @@ def main() -> int:
     from aiosmtpd.controller import Controller
 
     from gazette import resources
-    from gazette.mail.digest import Composer, Tokens, deliver, mail_candidates, open_store, plan_digests, records_for, secret, wire_bytes
+    from gazette.mail.choose import mail_candidates, records_for
+    from gazette.mail.compose import Composer, plan_digests, wire_bytes
+    from gazette.mail.delivery import deliver
+    from gazette.mail.store import open_store
+    from gazette.mail.tokens import Tokens
     from gazette.mail.store import Scopes
+    from gazette.model import RunSettings
     from gazette.pipeline import load_and_resolve
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -64,14 +69,14 @@ def main() -> int:
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        site, _ = load_and_resolve(site_dir, pdf=False)
+        site, _ = load_and_resolve(site_dir, pdf=False, settings=RunSettings.from_environ(os.environ))
         store = open_store(site)
         topics = sorted(site.taxonomies["topics"])
         with store.transaction():
             for i in range(args.subscribers):
                 scopes = Scopes() if i % 3 == 0 else Scopes.of(topics=[topics[i % len(topics)]])
                 store.add(f"reader{i:06d}@example.com", "en" if i % 5 == 0 else "zh", scopes, "2024-03-01T00:00:00+08:00")
-        composer = Composer(site, Tokens(secret(site)), resources.builtin_theme())
+        composer = Composer(site, Tokens(os.environ["GAZETTE_SECRET"]), resources.builtin_theme())
 
         start = time.perf_counter()
         plan = plan_digests(site, store, composer)

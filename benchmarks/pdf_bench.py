@@ -30,9 +30,10 @@ os.environ.setdefault("SOURCE_DATE_EPOCH", "1735689600")
 
 
 def load(site_dir: Path):
+    from gazette.model import RunSettings
     from gazette.pipeline import load_and_resolve
 
-    site, _ = load_and_resolve(site_dir, pdf=False)
+    site, _ = load_and_resolve(site_dir, pdf=False, settings=RunSettings.from_environ(os.environ))
     return site
 
 

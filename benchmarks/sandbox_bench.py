@@ -7,6 +7,7 @@ Environment, alternating, in one process (HTML only, nothing written).
 """
 from __future__ import annotations
 
+import os
 import argparse
 import statistics
 import subprocess
@@ -30,11 +31,12 @@ def main() -> None:
     import jinja2
 
     from gazette import resources
+    from gazette.model import RunSettings
     from gazette.pipeline import load_and_resolve
     from gazette.render import theme
     from gazette.render.html import HtmlRenderer
 
-    site_obj, _ = load_and_resolve(site, pdf=False)
+    site_obj, _ = load_and_resolve(site, pdf=False, settings=RunSettings.from_environ(os.environ))
     renderer = HtmlRenderer(site_obj, resources.builtin_theme(), search=False)
     from jinja2.sandbox import SandboxedEnvironment
 

@@ -107,11 +107,12 @@ def first_results(site: Path, out: Path, cache: Path, env: dict) -> None:
 
 
 def index_only(site_dir: Path, out: Path, cache: Path) -> int:
+    from gazette.model import RunSettings
     from gazette.pipeline import load_and_resolve
     from gazette.render.urls import Urls
     from gazette.search import index
 
-    site, _ = load_and_resolve(site_dir, pdf=False)
+    site, _ = load_and_resolve(site_dir, pdf=False, settings=RunSettings.from_environ(os.environ))
     outcome = index(out, site, Urls(site.languages, site.config.base_url), cache)
     print(f"{len(outcome)} yearly bundles: {sum(v == 'indexed' for v in outcome.values())} indexed, "
           f"{sum(v == 'cached' for v in outcome.values())} from the cache")

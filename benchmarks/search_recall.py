@@ -167,10 +167,11 @@ async ({queries, top}) => {
 
 def measure(site_dir: Path, top: int = 10, out_dir: Path | None = None, browser=None) -> dict:
     """Build, serve and search; `browser` is a Playwright Chromium (one is started if None)."""
+    from gazette.model import RunSettings
     from gazette.pipeline import build
 
     out_dir = out_dir or Path(tempfile.mkdtemp(prefix="recall-")) / "out"
-    result = build(site_dir, out_dir, pdf=False, with_search=True)
+    result = build(site_dir, out_dir, pdf=False, with_search=True, settings=RunSettings.from_environ(os.environ))
     site = result.site
     table = json.loads((out_dir / "data" / "docnumbers.json").read_text(encoding="utf-8"))
     queries = make_queries(site)

@@ -1,6 +1,7 @@
 """The `gazette` command: a thin layer over the pipeline."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -105,7 +106,7 @@ def new_record(rtype: str, rid: str | None, target: str | None, site_dir: Path):
     from .pipeline import load_and_resolve
     from .scaffold import new_record as write
 
-    site, _ = load_and_resolve(site_dir, pdf=False, read_only=True)
+    site, _ = load_and_resolve(site_dir, pdf=False, read_only=True, settings=_settings())
     path = write(site, rtype, rid, target)
     click.echo(path)
 
@@ -123,7 +124,7 @@ def new_issue(key: str, site_dir: Path):
     from .pipeline import load_and_resolve
     from .scaffold import new_issue as write
 
-    site, _ = load_and_resolve(site_dir, pdf=False, read_only=True)
+    site, _ = load_and_resolve(site_dir, pdf=False, read_only=True, settings=_settings())
     click.echo(write(site, key))
 
 
@@ -155,6 +156,7 @@ def build(site_dir: Path, out_dir: Path | None, jobs: int | None, pdf: bool | No
 
     start = time.perf_counter()
     result = run_build(site_dir, out_dir, workers=jobs, pdf=pdf, with_search=search_index, progress=_progress(),
+                       settings=_settings(),
                        sign_key=sign_key)
     _print_warnings(result.diagnostics)
     pdfs = f", {result.pdfs_written} PDFs ({result.pdfs_rendered} rendered)" if result.pdfs_written else ""
@@ -215,6 +217,7 @@ def check(site_dir: Path, strict: bool, jobs: int | None, pdf: bool | None, link
     elif link_report:
         raise click.UsageError("--report goes with --links")
     result = run_check(site_dir, strict=strict, workers=jobs, pdf=pdf, progress=_progress(), link_checker=checker,
+                       settings=_settings(),
                        link_report=link_report)
     _print_warnings(result.diagnostics)
     from .resolve import held_back
@@ -240,7 +243,7 @@ def serve(site_dir: Path, port: int, out_dir: Path | None):
     """
     from .serve import serve as run_serve
 
-    run_serve(site_dir, port, out_dir=out_dir)
+    run_serve(site_dir, port, out_dir=out_dir, settings=_settings())
 
 
 @main.command()
@@ -311,7 +314,7 @@ def issue_release(key: str, site_dir: Path):
     from .pipeline import cache_dir, load_and_resolve
     from .render.pdf import PdfRenderer
 
-    site, diags = load_and_resolve(site_dir, pdf=True, progress=_progress())
+    site, diags = load_and_resolve(site_dir, pdf=True, progress=_progress(), settings=_settings())
     _print_warnings(diags)
     version = archive.release(site, key, PdfRenderer(site, resources.builtin_theme(), cache_dir(site), progress=_progress()))
     click.echo(f"released issue {key} as v{version.number}: {version.folder} ({', '.join(version.pdfs)})")
@@ -332,7 +335,7 @@ def issue_revise(key: str, erratum: str, erratum_en: str | None, site_dir: Path)
     from .pipeline import cache_dir, load_and_resolve
     from .render.pdf import PdfRenderer
 
-    site, diags = load_and_resolve(site_dir, pdf=True, revising=True, progress=_progress())
+    site, diags = load_and_resolve(site_dir, pdf=True, revising=True, progress=_progress(), settings=_settings())
     _print_warnings(diags)
     texts = {site.default_lang: erratum, **({"en": erratum_en} if erratum_en else {})}
     version = archive.revise(site, key, texts if len(texts) > 1 else erratum, PdfRenderer(site, resources.builtin_theme(), cache_dir(site), progress=_progress()))
@@ -359,7 +362,7 @@ def issue_withdraw(key: str, record_id: str, reason: str, site_dir: Path):
     from .pipeline import cache_dir, load_and_resolve
     from .render.pdf import PdfRenderer
 
-    site, diags = load_and_resolve(site_dir, pdf=True, revising=True, progress=_progress())
+    site, diags = load_and_resolve(site_dir, pdf=True, revising=True, progress=_progress(), settings=_settings())
     _print_warnings(diags)
     version = archive.withdraw(site, key, record_id, reason, PdfRenderer(site, resources.builtin_theme(), cache_dir(site), progress=_progress()))
     replaced = ", ".join(f"v{n}" for n in version.manifest["withdrawal"]["versions"])
@@ -368,11 +371,34 @@ def issue_withdraw(key: str, record_id: str, reason: str, site_dir: Path):
 
 
 # ---------------------------------------------------------------- subscriptions
+def _settings():
+    """The environment, read here once for the library (which reads none)."""
+    from .model import RunSettings
+
+    return RunSettings.from_environ(os.environ)
+
+
 def _site_for_mail(site_dir: Path):
     from .pipeline import load_and_resolve
 
-    site, diags = load_and_resolve(site_dir, pdf=False)
+    site, diags = load_and_resolve(site_dir, pdf=False, settings=_settings())
     return site
+
+
+def _secret(site) -> str:
+    """The key that signs unsubscribe and preference links, from the
+    environment variable gazette.yaml names (subscriptions.secret_env)."""
+    from .mail.tokens import check_secret
+
+    name = site.config.subscriptions.secret_env
+    return check_secret(name, os.environ.get(name, ""))
+
+
+def _smtp_password(site) -> str | None:
+    """The SMTP password, from the environment variable gazette.yaml names;
+    None when no SMTP user is set."""
+    conf = site.config.subscriptions.smtp
+    return os.environ.get(conf.password_env) if conf.user else None
 
 
 def _scopes_options(f):
@@ -409,7 +435,8 @@ def subscribers():
 def subscribers_add(email, lang, topics, tags, issuers, types, match, new_issues, audiences, site_dir):
     """Add an active subscriber (for addresses that consented elsewhere), or
     enrol an existing one in audiences (--audience)."""
-    from .mail.digest import open_store, validate_audiences, validate_scopes
+    from .mail.choose import validate_audiences, validate_scopes
+    from .mail.store import open_store
     from .mail.store import Scopes, normalize_email
 
     site = _site_for_mail(site_dir)
@@ -444,7 +471,7 @@ def subscribers_add(email, lang, topics, tags, issuers, types, match, new_issues
 @SITE_OPTION
 def subscribers_remove(email, site_dir):
     """Unsubscribe an address (it stays on record as unsubscribed)."""
-    from .mail.digest import open_store
+    from .mail.store import open_store
 
     site = _site_for_mail(site_dir)
     store = open_store(site)
@@ -466,7 +493,7 @@ def subscribers_remove(email, site_dir):
 @SITE_OPTION
 def subscribers_list(status, site_dir):
     """List subscribers: address, status, language, scopes."""
-    from .mail.digest import open_store
+    from .mail.store import open_store
 
     site = _site_for_mail(site_dir)
     store = open_store(site, create=False)
@@ -489,7 +516,8 @@ def subscribers_import(csv_file, site_dir):
 
     Invalid rows are reported with their line and nothing is imported;
     unsubscribed addresses are skipped."""
-    from .mail.digest import import_csv, open_store
+    from .mail.importer import import_csv
+    from .mail.store import open_store
 
     site = _site_for_mail(site_dir)
     store = open_store(site)
@@ -514,7 +542,7 @@ def subscribers_export(csv_file, site_dir):
     """Export all subscribers as CSV (to CSV_FILE, or standard output)."""
     import io
 
-    from .mail.digest import open_store
+    from .mail.store import open_store
 
     site = _site_for_mail(site_dir)
     store = open_store(site, create=False)
@@ -561,11 +589,13 @@ def mail_send(dry_run, out_dir, backfill, site_dir):
     twice.  SMTP settings come from gazette.yaml (subscriptions.smtp); the
     password only from the environment variable it names.
     """
-    from .mail.digest import (DRY_RUN_SECRET, Composer, Tokens, deliver, open_store, plan_digests, secret,
-                              write_dry_run)
+    from .mail.compose import Composer, plan_digests, write_dry_run
+    from .mail.delivery import deliver
+    from .mail.store import open_store
+    from .mail.tokens import DRY_RUN_SECRET, Tokens
 
     site = _site_for_mail(site_dir)
-    tokens = Tokens(DRY_RUN_SECRET if dry_run else secret(site))
+    tokens = Tokens(DRY_RUN_SECRET if dry_run else _secret(site))
     since = backfill.date() if backfill else None
     store = open_store(site, create=not dry_run)
     try:
@@ -578,7 +608,7 @@ def mail_send(dry_run, out_dir, backfill, site_dir):
             if not count:
                 click.echo(_why_nothing(plan))
             return
-        report = deliver(site, store, progress=_progress())
+        report = deliver(site, store, progress=_progress(), password=_smtp_password(site))
     finally:
         store.close()
     for email, error in report.failed:
@@ -631,7 +661,8 @@ def subscriptions_serve(site_dir, host, port, deliver_every):
     20 POSTs per client per minute, POSTs from other sites refused."""
     from .mail.service import serve as run
 
-    run(site_dir, host, port, deliver_every)
+    site = _site_for_mail(site_dir)
+    run(site, _secret(site), host, port, deliver_every, smtp_password=_smtp_password(site))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -357,10 +357,10 @@ class LoadedSite:
     issues: list[tuple[Path, IssueFile, dict]] = field(default_factory=list)
 
 
-def build_time(tz_name: str, environ=os.environ) -> dt.datetime:
-    """SOURCE_DATE_EPOCH when set (reproducible builds), else now; in the site's zone."""
+def build_time(tz_name: str, epoch: str | None = None) -> dt.datetime:
+    """`epoch` (SOURCE_DATE_EPOCH, for reproducible builds) when given, else now;
+    in the site's zone."""
     tz = ZoneInfo(tz_name)
-    epoch = environ.get("SOURCE_DATE_EPOCH")
     if epoch is not None and epoch.strip():
         try:
             return dt.datetime.fromtimestamp(int(epoch), tz)
@@ -527,14 +527,15 @@ def check_links(root: Path, config: SiteConfig, diags: Diagnostics) -> None:
                                           f"(to {os.path.realpath(path)}); gazette does not follow it")
 
 
-def load_site(root: Path, diags: Diagnostics, workers: int | None = None, progress: Progress = NO_PROGRESS) -> LoadedSite:
+def load_site(root: Path, diags: Diagnostics, workers: int | None = None, progress: Progress = NO_PROGRESS,
+              epoch: str | None = None) -> LoadedSite:
     root = Path(root)
     config = load_config(root, diags)
     site = LoadedSite(root=root, config=config, build_time=None)
     if config is None:
         return site
     try:
-        site.build_time = build_time(config.timezone)
+        site.build_time = build_time(config.timezone, epoch)
     except FileProblem as p:
         diags.error(None, None, p.field, p.message)
         return site

@@ -126,6 +126,7 @@ class Site:
     broken: set[str] = field(default_factory=set)  # ids whose file failed to load
     releases: dict = field(default_factory=dict)  # issue key -> [archive.Version], oldest first
     history: dict = field(default_factory=dict)  # record id -> [archive.HistoryEntry]
+    cache: Path | None = None  # rendered PDFs and search bundles (RunSettings.cache_dir, else SITE/.gazette-cache)
 
     def __repr__(self) -> str:
         return f"<Site {self.root} records={len(self.records)} public={len(self.public)}>"
@@ -140,3 +141,18 @@ class Site:
 
     def text(self, value: dict | None, lang: str) -> str:
         return localize(value, lang, self.default_lang)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What the command line reads from the environment, once, and hands to the
+    library (which reads no environment): SOURCE_DATE_EPOCH (the build time, for
+    reproducible builds; else now) and GAZETTE_CACHE_DIR (else SITE/.gazette-cache)."""
+
+    source_date_epoch: str | None = None
+    cache_dir: Path | None = None
+
+    @classmethod
+    def from_environ(cls, environ) -> "RunSettings":
+        cache = environ.get("GAZETTE_CACHE_DIR")
+        return cls(environ.get("SOURCE_DATE_EPOCH"), Path(cache) if cache else None)

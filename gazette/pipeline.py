@@ -12,7 +12,7 @@ from pathlib import Path
 from . import __version__, archive, resources, search, signing
 from .errors import Diagnostics, GazetteError, stop_on_errors
 from .load import load_site, read_text
-from .model import Site
+from .model import RunSettings, Site
 from .progress import NO_PROGRESS, Progress
 from .render import data, feeds
 from .render import pdf as pdfmod
@@ -36,10 +36,9 @@ class BuildResult:
 
 
 def cache_dir(site: Site) -> Path:
-    """Where rendered PDFs are cached: GAZETTE_CACHE_DIR, else SITE/.gazette-cache."""
-    import os
-
-    return Path(os.environ["GAZETTE_CACHE_DIR"]) if os.environ.get("GAZETTE_CACHE_DIR") else site.root / ".gazette-cache"
+    """Where rendered PDFs and search bundles are cached: the run's cache folder
+    (RunSettings.cache_dir), else SITE/.gazette-cache."""
+    return site.cache or site.root / ".gazette-cache"
 
 
 def check_glyphs(site: Site, diags: Diagnostics, read_only: bool = False) -> None:
@@ -56,17 +55,18 @@ def check_glyphs(site: Site, diags: Diagnostics, read_only: bool = False) -> Non
 
 def load_and_resolve(site_dir: Path, workers: int | None = None, pdf: bool | None = None,
                      revising: bool = False, read_only: bool = False, preview: bool = False,
-                     progress: Progress = NO_PROGRESS) -> tuple[Site, Diagnostics]:
+                     progress: Progress = NO_PROGRESS, settings: RunSettings = RunSettings()) -> tuple[Site, Diagnostics]:
     """Load and check a site.  `revising`: changes to released issues are what a
     revision is for, so they are not errors (tampering still is).  `read_only`:
     write nothing, not even to caches (for `check`)."""
     diags = Diagnostics(root=Path(site_dir))
-    loaded = load_site(Path(site_dir), diags, workers=workers, progress=progress)
+    loaded = load_site(Path(site_dir), diags, workers=workers, progress=progress, epoch=settings.source_date_epoch)
     if loaded.config is None or loaded.build_time is None:
         stop_on_errors(diags, "loading the site")
     # Resolve even after load errors, so one run reports every problem;
     # records that failed to load are skipped there, not reported again.
     site = resolve(loaded, diags)
+    site.cache = settings.cache_dir
     site.releases = archive.verify(site, diags, compare_sources=not revising, preview=preview)
     site.history = archive.record_history(site, site.releases) if not diags.errors else {}
     if pdf_enabled(site, pdf):
@@ -81,14 +81,15 @@ def pdf_enabled(site: Site, override: bool | None) -> bool:
 
 
 def check(site_dir: Path, strict: bool = False, workers: int | None = None, pdf: bool | None = None,
-          progress: Progress = NO_PROGRESS, link_checker=None, link_report: Path | None = None) -> BuildResult:
+          progress: Progress = NO_PROGRESS, link_checker=None, link_report: Path | None = None,
+          settings: RunSettings = RunSettings()) -> BuildResult:
     """The build without writing: every stage of `build` runs (pages, feeds,
     data files, static and archived files, the PDF templates, the writer's
     path rules) into a writer that keeps no bytes; only WeasyPrint's layout and
     Pagefind's index are left out.  With `link_checker` (a links.Checker),
     every external link is checked too; broken links are errors, and
     `link_report` (if given) receives them as JSON."""
-    site, diags = load_and_resolve(site_dir, workers, pdf, read_only=True, progress=progress)
+    site, diags = load_and_resolve(site_dir, workers, pdf, read_only=True, progress=progress, settings=settings)
     writer = NullWriter(sources=[Path(site_dir), resources.builtin_theme(), cache_dir(site)])
     links = InternalLinks()
     with_pdf = pdf_enabled(site, pdf)
@@ -142,7 +143,7 @@ def search_enabled(site: Site, override: bool | None) -> bool:
 
 def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = None, pdf: bool | None = None,
           with_search: bool | None = None, progress: Progress = NO_PROGRESS, sign_key: Path | None = None,
-          preview: bool = False) -> BuildResult:
+          preview: bool = False, settings: RunSettings = RunSettings()) -> BuildResult:
     """Build the site into out_dir (default SITE/output).  Every build writes
     manifest.json (SHA-256 of every file); with `sign_key` (an Ed25519 private
     key outside the site and the output) also manifest.sig."""
@@ -150,9 +151,9 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
     out_dir = Path(out_dir) if out_dir else site_dir / "output"
     Writer(out_dir).recover()  # even when this build fails, the last good output stays in place
     private_key = signing.load_private_key(sign_key, [site_dir, out_dir]) if sign_key else None
-    site, diags = load_and_resolve(site_dir, workers, pdf, preview=preview, progress=progress)
+    site, diags = load_and_resolve(site_dir, workers, pdf, preview=preview, progress=progress, settings=settings)
     writer = Writer(out_dir, sources=[site_dir, resources.builtin_theme(), cache_dir(site)])
-    from .mail.digest import database_path
+    from .mail.store import database_path
 
     writer.check_target(site_dir, keep=[database_path(site), site_dir / "archive", cache_dir(site)])
     writer.open()

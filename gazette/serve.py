@@ -41,7 +41,10 @@ def snapshot(site_dir: Path) -> dict[str, float]:
 
 
 class PreviewState:
-    def __init__(self, site_dir: Path, out_dir: Path, base_path: str = "/"):
+    def __init__(self, site_dir: Path, out_dir: Path, base_path: str = "/", settings=None):
+        from .model import RunSettings
+
+        self.settings = settings or RunSettings()
         self.site_dir = site_dir
         self.out_dir = out_dir
         self.base_path = base_path
@@ -56,7 +59,7 @@ class PreviewState:
 
         notices: list[str] = []
         try:
-            result = build(self.site_dir, self.out_dir, preview=True)
+            result = build(self.site_dir, self.out_dir, preview=True, settings=self.settings)
             self.base_path = result.site.config.base_url and urlsplit(result.site.config.base_url).path or "/"
             self.lang = result.site.default_lang
             notices = [d.format() for d in result.diagnostics.warnings if d.field == "released"]
@@ -173,13 +176,14 @@ class Handler(SimpleHTTPRequestHandler):
         super().send_error(code, message, explain)
 
 
-def serve(site_dir: Path, port: int, host: str = "127.0.0.1", interval: float = 0.5, out_dir: Path | None = None) -> None:
+def serve(site_dir: Path, port: int, host: str = "127.0.0.1", interval: float = 0.5, out_dir: Path | None = None,
+          settings=None) -> None:
     site_dir = Path(site_dir).resolve()
     tmp = None
     if out_dir is None:
         tmp = Path(tempfile.mkdtemp(prefix="gazette-serve-"))
         out_dir = tmp / "site"
-    state = PreviewState(site_dir, Path(out_dir))
+    state = PreviewState(site_dir, Path(out_dir), settings=settings)
     # Snapshot before the first build: a file saved during the build, or before
     # the watcher thread gets going, still triggers a rebuild.
     initial = snapshot(site_dir)

@@ -24,10 +24,21 @@ SHARED = ROOT.parent / "shared"
 EPOCH = "1735689600"  # 2025-01-01 08:00 in Asia/Shanghai: every build date in the tests
 os.environ["SOURCE_DATE_EPOCH"] = EPOCH
 os.environ.setdefault("GAZETTE_CACHE_DIR", tempfile.mkdtemp(prefix="gazette-test-cache-"))
+# the library reads no environment: what the command line would read, for the
+# tests that call it directly (CLI runs read the two variables above)
+CACHE = Path(os.environ["GAZETTE_CACHE_DIR"])
 
 # Set by .ci/wheel-test: the suite runs against gazette installed from its wheel
 # into this environment, and must not pick up the source tree by accident.
 INSTALLED = os.environ.get("GAZETTE_TEST_INSTALLED")
+
+
+def settings(cache: Path | None = None):
+    """RunSettings as the command line would make them here: the tests' build
+    date, and the tests' cache (or `cache`)."""
+    from gazette.model import RunSettings
+
+    return RunSettings(EPOCH, cache or CACHE)
 
 
 def pytest_configure(config):
@@ -79,7 +90,7 @@ def built_sites(tmp_path_factory) -> dict[str, Built]:
         else:
             site_dir = SITES / "valid" / name
         # the synthetic site has hundreds of records: HTML only (PDFs are tested on the others)
-        result = build(site_dir, tmp / f"out-{name}", pdf=(name != "synthetic"))
+        result = build(site_dir, tmp / f"out-{name}", pdf=(name != "synthetic"), settings=settings())
         out[name] = Built(name, site_dir, tmp / f"out-{name}", result, canaries)
     return out
 

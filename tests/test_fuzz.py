@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from conftest import settings as run_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -62,9 +63,9 @@ def _checked(site: Path, fuzzed: Path, do_build: bool = False, out: Path | None 
     start = time.monotonic()
     try:
         if do_build:
-            build(site, out, pdf=False, with_search=False)
+            build(site, out, pdf=False, with_search=False, settings=run_settings())
         else:
-            check(site, pdf=False)
+            check(site, pdf=False, settings=run_settings())
     except GazetteError as exc:
         diags = exc.diagnostics
         if diags is not None:

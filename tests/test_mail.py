@@ -26,7 +26,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
-from conftest import SITES
+from conftest import SITES, settings
 from gazette.cli import main
 
 SECRET = "test-secret-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -282,7 +282,7 @@ def test_a_dry_run_needs_no_secret_and_its_links_are_placeholders(mailsite, monk
     out = tmp_path / "dry"
     result = cli("mail", "send", "--dry-run", "--out", out, "--site", mailsite)
     assert result.exit_code == 0 and "placeholders" in result.output, result.output
-    from gazette.mail.digest import DRY_RUN_SECRET, Tokens
+    from gazette.mail.tokens import DRY_RUN_SECRET, Tokens
     raw = sorted(out.glob("*.eml"))[0].read_bytes()
     token = re.search(rb"unsubscribe\?token=([\w.-]+)", raw).group(1).decode()
     assert Tokens(DRY_RUN_SECRET).links.loads(token)  # signed with the marked placeholder
@@ -475,7 +475,7 @@ def test_subscription_service_end_to_end(mailsite):
 def test_static_subscribe_page_posts_to_the_configured_service(mailsite, tmp_path):
     from gazette.pipeline import build
 
-    build(mailsite, tmp_path / "out", pdf=False, with_search=False)
+    build(mailsite, tmp_path / "out", pdf=False, with_search=False, settings=settings())
     html = (tmp_path / "out" / "subscribe" / "index.html").read_text(encoding="utf-8")
     assert f'<form method="post" action="http://127.0.0.1:{mailsite.http_port}/subscribe">' in html
     assert 'name="tags" value="citizens"' in html and 'name="email"' in html
@@ -591,10 +591,11 @@ def test_the_service_worker_and_mail_send_share_the_outbox_without_repeats(mails
 def test_links_expire_rotate_and_do_not_carry_the_address(mailsite, monkeypatch):
     import base64
 
-    from gazette.mail.digest import CONFIRM_MAX_AGE, Tokens, open_store
+    from gazette.mail.store import open_store
+    from gazette.mail.tokens import CONFIRM_MAX_AGE, Tokens
     from gazette.pipeline import load_and_resolve
 
-    site, _ = load_and_resolve(mailsite, pdf=False)
+    site, _ = load_and_resolve(mailsite, pdf=False, settings=settings())
     tokens = Tokens(SECRET)
     with open_store(site) as store:
         _, sub = store.add("reader@example.org", "zh", __import__("gazette.mail.store", fromlist=["Scopes"]).Scopes(), "2024-10-01")
@@ -641,7 +642,8 @@ def test_internationalised_addresses(mailsite):
 def test_a_database_from_an_earlier_version_keeps_working(mailsite):
     """Columns added since (audiences, token nonces, outbox claims) are added on open,
     and every subscriber gets a nonce before any link is signed for them."""
-    from gazette.mail.digest import Tokens, open_store
+    from gazette.mail.store import open_store
+    from gazette.mail.tokens import Tokens
     from gazette.pipeline import load_and_resolve
 
     path = mailsite / ".gazette" / "subscribers.sqlite3"
@@ -659,7 +661,7 @@ def test_a_database_from_an_earlier_version_keeps_working(mailsite):
     db.commit()
     db.close()
     assert "old@example.com\tactive" in cli("subscribers", "list", "--site", mailsite).output
-    site, _ = load_and_resolve(mailsite, pdf=False)
+    site, _ = load_and_resolve(mailsite, pdf=False, settings=settings())
     tokens = Tokens(SECRET)
     with open_store(site) as store:
         (sub,) = store.all()
@@ -687,7 +689,7 @@ def test_a_long_subject_folds_between_words_never_before_the_first():
     from email.message import EmailMessage
 
     from gazette import i18n
-    from gazette.mail.digest import _SMTP, wire_bytes
+    from gazette.mail.compose import _SMTP, wire_bytes
 
     msg = EmailMessage(policy=_SMTP)
     msg["To"] = "reader@example.com"
@@ -754,7 +756,7 @@ def test_service_pages_come_from_the_theme_in_the_subscribers_language(mailsite)
         assert "style-src 'self'" in headers["Content-Security-Policy"]
         assert 'href="https://example.gov.cn/gazette/"' in home  # back to the site
         assert "以上各项都不勾选，即订阅全部文件。" in home
-        from gazette.mail.digest import Tokens
+        from gazette.mail.tokens import Tokens
         from gazette.mail.store import Store
         with Store(mailsite / ".gazette" / "subscribers.sqlite3") as s:
             sub = next(x for x in s.all() if x.email == "reader@example.com")

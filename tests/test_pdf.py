@@ -13,7 +13,7 @@ import pypdf
 import pytest
 from click.testing import CliRunner
 
-from conftest import ROOT
+from conftest import ROOT, settings
 from gazette.cli import main
 from gazette.pipeline import build
 
@@ -215,22 +215,22 @@ def test_release_change_revise_and_tamper(site_copy, tmp_path):
 
 
 def test_unchanged_rebuild_renders_no_pdf_and_a_change_renders_only_what_it_affects(site_copy, tmp_path):
-    first = build(site_copy, tmp_path / "a")
+    first = build(site_copy, tmp_path / "a", settings=settings(tmp_path / "cache"))
     assert first.pdfs_rendered == first.pdfs_written == 13
-    again = build(site_copy, tmp_path / "b")
+    again = build(site_copy, tmp_path / "b", settings=settings(tmp_path / "cache"))
     assert again.pdfs_rendered == 0 and again.pdfs_written == 13
     record = site_copy / "content" / "records" / "2024" / "appt-2024-04-01.md"
     record.write_text(record.read_text(encoding="utf-8").replace("以上人员均为虚构", "以上人员均系虚构"), encoding="utf-8")
-    changed = build(site_copy, tmp_path / "c")
+    changed = build(site_copy, tmp_path / "c", settings=settings(tmp_path / "cache"))
     assert changed.pdfs_rendered == 2  # its own PDF and the Chinese issue PDF (it has no English edition)
 
 
 def test_damaged_cache_entry_is_never_trusted(site_copy, tmp_path):
-    build(site_copy, tmp_path / "a")
+    build(site_copy, tmp_path / "a", settings=settings(tmp_path / "cache"))
     cache = tmp_path / "cache" / "pdf"
     victim = sorted(cache.rglob("*.pdf"))[0]
     victim.write_bytes(b"%PDF-1.7 not really")
-    again = build(site_copy, tmp_path / "b")
+    again = build(site_copy, tmp_path / "b", settings=settings(tmp_path / "cache"))
     assert again.pdfs_rendered == 1
     assert all(p.read_bytes()[:5] == b"%PDF-" and len(p.read_bytes()) > 1000 for p in (tmp_path / "b").rglob("*.pdf"))
 
@@ -262,7 +262,7 @@ def test_a_character_without_a_glyph_is_reported_with_record_and_line(site_copy)
 def test_pdf_ua_variant_is_configurable(site_copy, tmp_path):
     config = site_copy / "gazette.yaml"
     config.write_text(config.read_text(encoding="utf-8") + "pdf: {variant: pdf/ua-1}\n", encoding="utf-8")
-    build(site_copy, tmp_path / "out")
+    build(site_copy, tmp_path / "out", settings=settings(tmp_path / "cache"))
     reader = pypdf.PdfReader(str(tmp_path / "out" / "records" / "fdi-2024-3" / "fdi-2024-3.pdf"))
     root = reader.trailer["/Root"]
     assert root["/MarkInfo"]["/Marked"] and "/StructTreeRoot" in root

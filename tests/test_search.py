@@ -87,14 +87,14 @@ def test_results_merge_every_year_and_an_unchanged_year_keeps_its_index(browser,
     assert any(h.endswith("/records/p-new/") for h in hrefs)  # 2024
     page.close()
     import shutil
-    from conftest import SITES
+    from conftest import SITES, settings
     from gazette.pipeline import build
     site = tmp_path / "site"
     shutil.copytree(SITES / "valid" / "edge", site)
-    assert set(build(site, tmp_path / "a", pdf=False).search.values()) <= {"indexed", "cached"}
+    assert set(build(site, tmp_path / "a", pdf=False, settings=settings(tmp_path / "cache")).search.values()) <= {"indexed", "cached"}
     record = site / "content" / "records" / "2024" / "p-7.md"
     record.write_text(record.read_text(encoding="utf-8").replace("正文", "正文（修改）"), encoding="utf-8")
-    assert build(site, tmp_path / "b", pdf=False).search == {2022: "cached", 2023: "cached", 2024: "indexed"}
+    assert build(site, tmp_path / "b", pdf=False, settings=settings(tmp_path / "cache")).search == {2022: "cached", 2023: "cached", 2024: "indexed"}
 
 
 def test_chinese_and_english_queries_find_the_right_record(browser, servers):

@@ -1,6 +1,8 @@
 """Small pieces with sharp edges: YAML 1.2, PII detection, Markdown."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gazette import markdown, review, yamlload
@@ -66,3 +68,21 @@ def test_sanitiser_removes_active_content(evil):
     html = markdown.render(evil).lower()
     for bad in ("<script", 'href="javascript', "onerror", "onload", "<iframe", "<svg", "<object", "evil.example"):
         assert bad not in html, (evil, html)
+
+
+def test_library_code_reads_no_environment():
+    """The environment is read once, at the command line (gazette/cli.py), and
+    handed to the library (RunSettings, the secret, the SMTP password)."""
+    import ast
+
+    import gazette
+
+    package = Path(gazette.__file__).parent
+    readers = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "cli.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"):
+                readers.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert not readers, readers

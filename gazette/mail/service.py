@@ -22,16 +22,20 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict, deque
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask, request, send_file
 
 from .. import i18n, resources
+from ..model import Site
 from ..pipeline import static_sources
 from ..render.html import HtmlRenderer, Page
 from ..schema import RECORD_TYPES
-from .digest import Composer, Tokens, deliver, open_store, queue_confirmation, secret, validate_scopes
+from .choose import validate_scopes
+from .compose import Composer, queue_confirmation
+from .delivery import deliver
+from .store import open_store
+from .tokens import Tokens
 from .store import SCOPE_KINDS, Scopes, normalize_email
 
 CONFIRM_INTERVAL = 600.0  # seconds between two confirmation mails to one address
@@ -98,11 +102,11 @@ def _origins(site) -> set[str]:
     return out
 
 
-def create_app(site_dir: Path) -> Flask:
-    from ..pipeline import load_and_resolve
-
-    site, _ = load_and_resolve(Path(site_dir), pdf=False)
-    tokens = Tokens(secret(site))
+def create_app(site: Site, secret: str, smtp_password: str | None = None) -> Flask:
+    """The service for a loaded site.  `secret` signs the links, `smtp_password`
+    is for the delivery worker: both are read by the caller (the command line),
+    never here."""
+    tokens = Tokens(secret)
     with open_store(site) as store:
         instance = store.instance
     composer = Composer(site, tokens, resources.builtin_theme(), instance=instance)
@@ -269,6 +273,7 @@ def create_app(site_dir: Path) -> Flask:
     wake = threading.Event()
     app.config["gazette.wake"] = wake
     app.config["gazette.site"] = site
+    app.config["gazette.smtp_password"] = smtp_password
 
     @app.errorhandler(413)
     def too_large(_):
@@ -298,7 +303,7 @@ def delivery_worker(app: Flask, interval: float, stop: threading.Event) -> threa
                 break
             try:
                 with open_store(site) as s:
-                    deliver(site, s)
+                    deliver(site, s, password=app.config["gazette.smtp_password"])
             except Exception as exc:  # keep serving; the next round retries
                 print(f"delivery: {type(exc).__name__}: {exc}", flush=True)
 
@@ -307,15 +312,16 @@ def delivery_worker(app: Flask, interval: float, stop: threading.Event) -> threa
     return thread
 
 
-def serve(site_dir: Path, host: str, port: int, deliver_every: float = 30.0) -> None:
+def serve(site: Site, secret: str, host: str, port: int, deliver_every: float = 30.0,
+          smtp_password: str | None = None) -> None:
     from werkzeug.serving import make_server
 
-    app = create_app(site_dir)
+    app = create_app(site, secret, smtp_password)
     server = make_server(host, port, app, threaded=True)
     stop = threading.Event()
     if deliver_every > 0:
         delivery_worker(app, deliver_every, stop)
-    print(f"subscription service for {site_dir} at http://{host}:{server.server_port}/ (Ctrl+C to stop)", flush=True)
+    print(f"subscription service for {site.root} at http://{host}:{server.server_port}/ (Ctrl+C to stop)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -15,8 +15,12 @@ import re
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import GazetteError
+
+if TYPE_CHECKING:
+    from ..model import Site
 
 SCOPE_KINDS = ("topics", "tags", "issuers", "types")
 MATCHES = ("any", "all")
@@ -407,3 +411,18 @@ def _holder_alive(holder: str) -> bool:
             return True
         return True
     return _start_time(int(pid)) == start
+
+
+# ------------------------------------------------------------- location
+def database_path(site: "Site") -> Path:
+    path = Path(site.config.subscriptions.database)
+    return path if path.is_absolute() else site.root / path
+
+
+def open_store(site: "Site", create: bool = True) -> Store:
+    """The subscriber database; create=False for commands that only read it."""
+    path = database_path(site).resolve()
+    out = (site.root / "output").resolve()
+    if out == path or out in path.parents:
+        raise GazetteError(f"subscriptions.database ({path}) is inside the published output; keep it outside")
+    return Store(path, create=create)
