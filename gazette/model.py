@@ -88,6 +88,51 @@ class Record:
         """Newest first; then higher priority; then id for a stable order."""
         return (-self.meta.published.toordinal(), -self.meta.priority, self.id)
 
+    # ------------------------------------------------ rules that depend on the date
+    # (used alike by pages, PDFs, JSON, feeds and mail; `today` is the build date,
+    # or for a released issue's PDF the issue's date)
+    def validity(self, today: dt.date) -> str:
+        """A policy's validity [有效性] on `today`: effective, amended, repealed,
+        expired, unknown, or not-yet (in force from a later date); '' for other types."""
+        meta = self.meta
+        if meta.type != "policy":
+            return ""
+        if meta.status != "effective":
+            return meta.status
+        if meta.expires and meta.expires < today:
+            return "expired"
+        if meta.effective and meta.effective > today:
+            return "not-yet"
+        return "effective"
+
+    def consultation_state(self, today: dt.date) -> dict:
+        """A consultation's phase on `today`: upcoming, open (with days left) or closed."""
+        meta = self.meta
+        if today < meta.opens:
+            return {"state": "upcoming", "days_left": None}
+        if today > meta.closes:
+            return {"state": "closed", "days_left": None}
+        return {"state": "open", "days_left": (meta.closes - today).days}
+
+    def state_since(self, today: dt.date) -> dt.date | None:
+        """When the record's date-derived state (validity from `effective` and
+        `expires`, a consultation's phase) began, as of `today`; None when its
+        state does not depend on the date (an explicit status, no dates)."""
+        meta = self.meta
+        one_day = dt.timedelta(days=1)
+        if meta.type == "consultation":
+            if today < meta.opens:
+                return meta.published
+            return meta.opens if today <= meta.closes else meta.closes + one_day
+        if meta.type != "policy" or meta.status != "effective" or not (meta.effective or meta.expires):
+            return None
+        state = self.validity(today)
+        if state == "expired":
+            return meta.expires + one_day
+        if state == "not-yet":
+            return meta.published
+        return meta.effective if meta.effective and meta.effective <= today else meta.published
+
 
 @dataclass
 class IssueSection:

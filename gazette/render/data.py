@@ -7,7 +7,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from .. import markdown
 from ..model import Record, Site
-from .html import Page, validity
+from .html import Page
 from .urls import Urls
 
 
@@ -61,7 +61,7 @@ def record_json(record: Record, site: Site, urls: Urls) -> bytes:
         "extra": meta.extra,
     })
     if meta.type == "policy":
-        data.update({"status": meta.status, "validity": validity(record, site.build_date),
+        data.update({"status": meta.status, "validity": record.validity(site.build_date),
                      "effective": meta.effective.isoformat() if meta.effective else None,
                      "expires": meta.expires.isoformat() if meta.expires else None,
                      "services": meta.services})

@@ -18,9 +18,6 @@ from .theme import template_errors
 from .urls import Urls
 
 
-def record_pdf_path(record_id: str, lang: str, urls: Urls) -> str:
-    suffix = "" if lang == urls.default else f".{lang}"
-    return f"{urls.record(record_id, lang)}{record_id}{suffix}.pdf"
 
 TAXONOMY_PAGES = ("topics", "tags", "issuers")
 
@@ -40,17 +37,6 @@ class Page:
     links: str = "site"
 
 
-def validity(record: Record, today: dt.date) -> str:
-    meta = record.meta
-    if meta.type != "policy":
-        return ""
-    if meta.status != "effective":
-        return meta.status
-    if meta.expires and meta.expires < today:
-        return "expired"
-    if meta.effective and meta.effective > today:
-        return "not-yet"
-    return "effective"
 
 
 _KINDS = {".doc": "Word", ".docx": "Word", ".xls": "Excel", ".xlsx": "Excel", ".ppt": "PowerPoint", ".pptx": "PowerPoint",
@@ -87,33 +73,6 @@ def signature_lines(record: Record, lang: str, issuer_name) -> list[str]:
     return list(meta.signature)
 
 
-def state_since(record: Record, today: dt.date) -> dt.date | None:
-    """When the record's date-derived state (validity from `effective` and
-    `expires`, a consultation's phase) began, as of `today`; None when its state
-    does not depend on the date (an explicit status, no dates)."""
-    meta = record.meta
-    one_day = dt.timedelta(days=1)
-    if meta.type == "consultation":
-        if today < meta.opens:
-            return meta.published
-        return meta.opens if today <= meta.closes else meta.closes + one_day
-    if meta.type != "policy" or meta.status != "effective" or not (meta.effective or meta.expires):
-        return None
-    state = validity(record, today)
-    if state == "expired":
-        return meta.expires + one_day
-    if state == "not-yet":
-        return meta.published
-    return meta.effective if meta.effective and meta.effective <= today else meta.published
-
-
-def consultation_state(record: Record, today: dt.date) -> dict:
-    meta = record.meta
-    if today < meta.opens:
-        return {"state": "upcoming", "days_left": None}
-    if today > meta.closes:
-        return {"state": "closed", "days_left": None}
-    return {"state": "open", "days_left": (meta.closes - today).days}
 
 
 class HtmlRenderer:
@@ -193,12 +152,12 @@ class HtmlRenderer:
             "language_name": i18n.language_name,
             "record_link": record_link,
             "tax_name": tax_name,
-            "validity": lambda r: validity(r, site.build_date),
-            "consultation_state": lambda r: consultation_state(r, site.build_date),
+            "validity": lambda r: r.validity(site.build_date),
+            "consultation_state": lambda r: r.consultation_state(site.build_date),
             "file_info": lambda r, rel: file_info(r.path.with_name(r.id) / rel),
             "signature": lambda r: signature_lines(r, lang, lambda k: tax_name("issuers", k)),
             "record_types": RECORD_TYPES,
-            "record_pdf": (lambda r, l: url(record_pdf_path(r.id, l, urls))) if self.pdf else (lambda r, l: None),
+            "record_pdf": (lambda r, l: url(urls.record_pdf(r.id, l))) if self.pdf else (lambda r, l: None),
             "issue_pdfs": lambda issue: self.issue_pdfs(issue, url, lang),
             "releases": site.releases,
             # a listing's own feed, else the whole site's
@@ -292,7 +251,7 @@ class HtmlRenderer:
             ctx = {"record": record, "edition": edition, "meta": record.meta,
                    "is_translation": lang != site.default_lang}
             if record.type == "consultation":
-                ctx["consultation"] = consultation_state(record, site.build_date)
+                ctx["consultation"] = record.consultation_state(site.build_date)
             if record.type == "policy":
                 ctx["jsonld"] = self.jsonld(record, lang)
             # a language without an edition: the switcher lands on the record's entry in
@@ -359,7 +318,7 @@ class HtmlRenderer:
         for rtype in RECORD_TYPES:
             yield from self._paginate(lambda l, t=rtype: urls.type_(t, l), lang, self._by_type.get(rtype, []), "listing.html",
                                       i18n.type_name(rtype, lang), {"kind": "types", "key": rtype, "entry": None, "group_by_type": False})
-        in_force = [r for r in self._by_type.get("policy", []) if validity(r, site.build_date) == "effective"]
+        in_force = [r for r in self._by_type.get("policy", []) if r.validity(site.build_date) == "effective"]
         yield from self._paginate(urls.in_force, lang, in_force, "listing.html", i18n.t("in_force_policies", lang),
                                   {"kind": "types", "key": "policy", "entry": None, "group_by_type": False, "in_force": True})
 
@@ -417,7 +376,7 @@ class HtmlRenderer:
     def jsonld(self, record: Record, lang: str) -> Markup:
         site, meta = self.site, record.meta
         force = {"effective": "InForce", "amended": "PartiallyInForce", "repealed": "NotInForce",
-                 "expired": "NotInForce", "not-yet": "NotInForce"}.get(validity(record, site.build_date))
+                 "expired": "NotInForce", "not-yet": "NotInForce"}.get(record.validity(site.build_date))
         data = {
             "@context": "https://schema.org",
             "@type": "Legislation",

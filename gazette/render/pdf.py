@@ -27,7 +27,7 @@ from ..errors import GazetteError
 from ..model import Issue, Record, Site
 from ..progress import NO_PROGRESS, Progress
 from . import theme
-from .html import consultation_state, record_pdf_path, signature_lines, state_since, validity
+from .html import signature_lines
 from .theme import template_errors
 from .urls import Urls
 
@@ -209,12 +209,8 @@ class PdfRenderer:
         self.salt = f"{weasyprint.__version__}\0{__version__}\0{self.variant}\0{site.config.pdf.paper}\0{font_fingerprint()}\0"
         self.rendered = 0  # PDFs rendered by WeasyPrint in this build (the rest came from the cache)
 
-    # -------------------------------------------------------------- paths
-    record_pdf = staticmethod(record_pdf_path)
-
-    @staticmethod
-    def issue_pdf_name(key: str, lang: str, default: str) -> str:
-        return f"gazette-{key}{'' if lang == default else '.' + lang}.pdf"
+    # file names come from Urls, the one place that knows where outputs go
+    issue_pdf_name = staticmethod(Urls.issue_pdf_name)
 
     # ------------------------------------------------------------ context
     def _context(self, lang: str) -> dict:
@@ -246,8 +242,8 @@ class PdfRenderer:
         (and the bytes the same) until the state changes."""
         today = frozen_on or self.site.build_date
         context = self._context(lang)
-        context.update(validity=lambda r: validity(r, today), consultation_state=lambda r: consultation_state(r, today),
-                       as_of=lambda r: (frozen_on if state_since(r, today) else None) if frozen_on else state_since(r, today))
+        context.update(validity=lambda r: r.validity(today), consultation_state=lambda r: r.consultation_state(today),
+                       as_of=lambda r: (frozen_on if r.state_since(today) else None) if frozen_on else r.state_since(today))
         context.update(ctx)
         with template_errors(template):
             return self.env.get_template(template).render(context)
@@ -266,7 +262,7 @@ class PdfRenderer:
         for record in self.site.public:
             for lang in self.site.languages:
                 if record.has(lang):
-                    jobs.append(PdfJob(self.record_pdf(record.id, lang, self.urls), self.record_html(record, lang)))
+                    jobs.append(PdfJob(self.urls.record_pdf(record.id, lang), self.record_html(record, lang)))
         return jobs
 
     def issue_languages(self, issue: Issue) -> list[str]:

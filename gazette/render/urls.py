@@ -36,6 +36,17 @@ class Urls:
     def type_(self, rtype: str | None, lang: str) -> str:
         return f"{self.prefix(lang)}types/" + (f"{rtype}/" if rtype else "")
 
+    def record_pdf(self, record_id: str, lang: str) -> str:
+        """A record's PDF: records/ID/ID.pdf, records/ID/ID.en.pdf (beside the
+        page of its language)."""
+        suffix = "" if lang == self.default else f".{lang}"
+        return f"{self.record(record_id, lang)}{record_id}{suffix}.pdf"
+
+    @staticmethod
+    def issue_pdf_name(key: str, lang: str, default: str) -> str:
+        """An issue's PDF file name (in its folder, and in the archive)."""
+        return f"gazette-{key}{'' if lang == default else '.' + lang}.pdf"
+
     def in_force(self, lang: str) -> str:
         """The listing of policies in force [现行有效]."""
         return f"{self.type_('policy', lang)}in-force/"
