@@ -204,6 +204,34 @@ _ORIGINAL_ONLY = set(RECORD_MODELS["policy"].model_fields) | {
 }
 
 
+def _validate_original(data: dict, located: yamlload.Located, stem_id: str, out: "Loaded"):
+    """The front matter of an original, checked against its type's schema.
+    -> (model or None, stop): stop when the type itself is unknown (every other
+    problem was still reported, against the type it most likely meant)."""
+    rtype = data.get("type")
+    if not isinstance(rtype, str) or rtype not in RECORD_MODELS:
+        close = difflib.get_close_matches(rtype, RECORD_TYPES, n=1, cutoff=0.6) if isinstance(rtype, str) else []
+        if "type" not in data:
+            out.problems.append((1, "type", f"required field is missing (one of: {', '.join(RECORD_TYPES)})"))
+        else:
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            out.problems.append((located.line_of(("type",)), "type",
+                                 f"{rtype!r} is not a record type (one of: {', '.join(RECORD_TYPES)}){hint}"))
+        # every other problem in the same run: the fields of the type it most
+        # likely meant (or the fields every type has)
+        probe = close[0] if close else "policy"
+        try:
+            RECORD_MODELS[probe].model_validate(dict(data, type=probe))
+        except ValidationError as exc:
+            out.problems += [p for p in _schema_problems(exc, located) if p[1] != "type" and (close or p[1] != "issuer")]
+        out.problems += _raw_checks(data, located, stem_id)
+        return None, True
+    meta = validate_yaml(RECORD_MODELS[rtype], located, out.problems, out.warnings)
+    if meta is None:  # the rules that do not need a valid record, so one run reports everything
+        out.problems += _raw_checks(data, located, stem_id)
+    return meta, False
+
+
 def load_record_file(path: Path, stem_id: str, lang: str | None) -> Loaded:
     out = Loaded(path=path, id=stem_id, lang=lang)
     try:
@@ -220,27 +248,9 @@ def load_record_file(path: Path, stem_id: str, lang: str | None) -> Loaded:
     out.lines = located.lines
     data = located.data if isinstance(located.data, dict) else {}
     if lang is None:
-        rtype = data.get("type")
-        if not isinstance(rtype, str) or rtype not in RECORD_MODELS:
-            close = difflib.get_close_matches(rtype, RECORD_TYPES, n=1, cutoff=0.6) if isinstance(rtype, str) else []
-            if "type" not in data:
-                out.problems.append((1, "type", f"required field is missing (one of: {', '.join(RECORD_TYPES)})"))
-            else:
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                out.problems.append((located.line_of(("type",)), "type",
-                                     f"{rtype!r} is not a record type (one of: {', '.join(RECORD_TYPES)}){hint}"))
-            # every other problem in the same run: the fields of the type it most
-            # likely meant (or the fields every type has)
-            probe = close[0] if close else "policy"
-            try:
-                RECORD_MODELS[probe].model_validate(dict(data, type=probe))
-            except ValidationError as exc:
-                out.problems += [p for p in _schema_problems(exc, located) if p[1] != "type" and (close or p[1] != "issuer")]
-            out.problems += _raw_checks(data, located, stem_id)
+        meta, stop = _validate_original(data, located, stem_id, out)
+        if stop:
             return out
-        meta = validate_yaml(RECORD_MODELS[rtype], located, out.problems, out.warnings)
-        if meta is None:  # the rules that do not need a valid record, so one run reports everything
-            out.problems += _raw_checks(data, located, stem_id)
     else:
         ignored = _ORIGINAL_ONLY - set(Edition.model_fields)
         meta = None

@@ -75,10 +75,10 @@ class Composer:
 
     def _render(self, name: str, **ctx) -> str:
         lang = ctx["lang"]
-        ctx.update(t=lambda key, **kw: i18n.t(key, lang, **kw), L=lambda v: self.site.text(v, lang),
-                   date=lambda d: i18n.format_date(d, lang), type_name=lambda r, p=False: i18n.type_name(r, lang, p),
-                   site=self.site)
-        return self.env.get_template(name).render(ctx)
+        context = theme.base_context(self.site, lang, self.urls)
+        # a mail names one record's type at a time: singular by default
+        context.update(type_name=lambda r, p=False: i18n.type_name(r, lang, p), **ctx)
+        return self.env.get_template(name).render(context)
 
     def digest(self, subscriber: Subscriber, records: list[Record], outbox_id: int, issues: list | None = None) -> EmailMessage:
         lang = self._lang(subscriber)

@@ -66,84 +66,94 @@ TEMPORARY = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, smtplib.S
 def deliver(site: Site, store: Store, sender_address: str | None = None, sleep=time.sleep,
             progress: Progress = NO_PROGRESS, password: str | None = None) -> Report:
     """Send every pending message; commit each as soon as the server accepts it."""
-    conf = site.config.subscriptions
-    smtp = Smtp(site, password)
-    report = Report()
-    envelope_from = sender_address or conf.sender
-    retries: dict[int, int] = {}
-    task = None
-    finished = 0
-    owner = claim_owner()
-    lease = max(600.0, 4 * conf.smtp.timeout)
-    try:
-        queue = list(store.pending())
-        task = progress.task("delivering mail", len(queue), "messages")
-        connect_failures = 0
-        while queue:
-            done = report.sent + len(report.failed)
-            if done > finished:
-                task.advance(done - finished)
-                finished = done
-            row = queue[0]
-            if not store.claim(row["id"], owner, time.time(), lease):
-                queue.pop(0)  # another sender (mail send, the service's worker) has it, or it went out
-                continue
-            if smtp.client is None:
-                try:
-                    smtp.connect()
-                    connect_failures = 0
-                except TEMPORARY + (smtplib.SMTPException,) as exc:
-                    connect_failures += 1
-                    if connect_failures > conf.retries:
-                        report.connection_error = f"cannot reach the SMTP server {conf.smtp.host}:{conf.smtp.port}: {exc}"
-                        break
-                    sleep(conf.backoff * (2 ** (connect_failures - 1)))
+    return Delivery(site, store, Smtp(site, password), sender_address, sleep).run(progress)
+
+
+class Delivery:
+    """One run over the outbox: claim a message, send it, record the outcome;
+    temporary failures are retried with back-off, permanent ones recorded."""
+
+    def __init__(self, site: Site, store: Store, smtp: Smtp, sender_address: str | None = None, sleep=time.sleep):
+        self.conf = site.config.subscriptions
+        self.store, self.smtp, self.sleep = store, smtp, sleep
+        self.envelope_from = sender_address or self.conf.sender
+        self.report = Report()
+        self.retries: dict[int, int] = {}
+        self.queue: list = []
+        self.owner = claim_owner()
+        self.lease = max(600.0, 4 * self.conf.smtp.timeout)
+
+    def run(self, progress: Progress = NO_PROGRESS) -> Report:
+        report, finished, task = self.report, 0, None
+        try:
+            self.queue = list(self.store.pending())
+            task = progress.task("delivering mail", len(self.queue), "messages")
+            connect_failures = 0
+            while self.queue:
+                done = report.sent + len(report.failed)
+                if done > finished:
+                    task.advance(done - finished)
+                    finished = done
+                row = self.queue[0]
+                if not self.store.claim(row["id"], self.owner, time.time(), self.lease):
+                    self.queue.pop(0)  # another sender (mail send, the service's worker) has it, or it went out
                     continue
-            try:
-                client = smtp.client
-                options = [] if row["email"].isascii() else ["SMTPUTF8"]
-                refused = client.sendmail(envelope_from, [row["email"]], row["raw"], mail_options=options)
-                if refused:
-                    raise smtplib.SMTPRecipientsRefused(refused)
-                store.mark_sent(row["id"], dt.datetime.now(dt.timezone.utc).isoformat())
-                report.sent += 1
-                queue.pop(0)
-            except smtplib.SMTPRecipientsRefused as exc:
-                code, text = next(iter(exc.recipients.values()))
-                queue.pop(0)
-                _fail_or_retry(store, report, retries, row, code, text, queue, conf, sleep, smtp)
-            except smtplib.SMTPResponseException as exc:
-                queue.pop(0)
-                _fail_or_retry(store, report, retries, row, exc.smtp_code, exc.smtp_error, queue, conf, sleep, smtp)
-            except GazetteError:
-                raise
-            except TEMPORARY as exc:
-                smtp.client = None
-                queue.pop(0)
-                _fail_or_retry(store, report, retries, row, 421, str(exc) or type(exc).__name__, queue, conf, sleep, smtp)
-    finally:
-        smtp.close()
-        store.release(owner)
-        if task is not None:
-            task.advance(max(0, report.sent + len(report.failed) - finished))
-            task.close()
-    report.pending, report.elsewhere = store.pending_counts(owner, time.time())
-    return report
+                if self.smtp.client is None:
+                    try:
+                        self.smtp.connect()
+                        connect_failures = 0
+                    except TEMPORARY + (smtplib.SMTPException,) as exc:
+                        connect_failures += 1
+                        if connect_failures > self.conf.retries:
+                            report.connection_error = (f"cannot reach the SMTP server {self.conf.smtp.host}:"
+                                                       f"{self.conf.smtp.port}: {exc}")
+                            break
+                        self.sleep(self.conf.backoff * (2 ** (connect_failures - 1)))
+                        continue
+                self._send(row)
+        finally:
+            self.smtp.close()
+            self.store.release(self.owner)
+            if task is not None:
+                task.advance(max(0, report.sent + len(report.failed) - finished))
+                task.close()
+        report.pending, report.elsewhere = self.store.pending_counts(self.owner, time.time())
+        return report
 
+    def _send(self, row) -> None:
+        try:
+            options = [] if row["email"].isascii() else ["SMTPUTF8"]
+            refused = self.smtp.client.sendmail(self.envelope_from, [row["email"]], row["raw"], mail_options=options)
+            if refused:
+                raise smtplib.SMTPRecipientsRefused(refused)
+            self.store.mark_sent(row["id"], dt.datetime.now(dt.timezone.utc).isoformat())
+            self.report.sent += 1
+            self.queue.pop(0)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            self.queue.pop(0)
+            self._fail_or_retry(row, code, text)
+        except smtplib.SMTPResponseException as exc:
+            self.queue.pop(0)
+            self._fail_or_retry(row, exc.smtp_code, exc.smtp_error)
+        except TEMPORARY as exc:
+            self.smtp.client = None
+            self.queue.pop(0)
+            self._fail_or_retry(row, 421, str(exc) or type(exc).__name__)
 
-def _fail_or_retry(store, report, retries, row, code, text, queue, conf, sleep, smtp) -> None:
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    error = f"{code} {text}".strip()
-    if 500 <= int(code) < 600:
-        store.mark_failed(row["id"], error)
-        report.failed.append((row["email"], error))
-        return
-    store.mark_retry(row["id"], error)
-    n = retries.get(row["id"], 0) + 1
-    retries[row["id"]] = n
-    if n <= conf.retries:
-        smtp.close()
-        sleep(conf.backoff * (2 ** (n - 1)))
-        queue.insert(0, row)
-    # else: stays pending for the next run
+    def _fail_or_retry(self, row, code, text) -> None:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        error = f"{code} {text}".strip()
+        if 500 <= int(code) < 600:
+            self.store.mark_failed(row["id"], error)
+            self.report.failed.append((row["email"], error))
+            return
+        self.store.mark_retry(row["id"], error)
+        n = self.retries.get(row["id"], 0) + 1
+        self.retries[row["id"]] = n
+        if n <= self.conf.retries:
+            self.smtp.close()
+            self.sleep(self.conf.backoff * (2 ** (n - 1)))
+            self.queue.insert(0, row)
+        # else: stays pending for the next run

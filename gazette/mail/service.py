@@ -19,12 +19,13 @@ every response.
 """
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import defaultdict, deque
 from urllib.parse import urlsplit
 
-from flask import Flask, request, send_file
+from flask import Blueprint, Flask, current_app, request, send_file
 
 from .. import i18n, resources
 from ..model import Site
@@ -102,198 +103,228 @@ def _origins(site) -> set[str]:
     return out
 
 
-def create_app(site: Site, secret: str, smtp_password: str | None = None) -> Flask:
-    """The service for a loaded site.  `secret` signs the links, `smtp_password`
-    is for the delivery worker: both are read by the caller (the command line),
-    never here."""
-    tokens = Tokens(secret)
-    with open_store(site) as store:
-        instance = store.instance
-    composer = Composer(site, tokens, resources.builtin_theme(), instance=instance)
-    app = Flask("gazette.subscriptions", static_folder=None)  # static/ is the theme's, below
-    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
-    limits = RateLimits()
-    origins = _origins(site)
+class Service:
+    """What the routes share: the loaded site, the link tokens, the theme's
+    renderer and composer, the rate limits and the worker's wake-up."""
 
-    def now_iso() -> str:
+    def __init__(self, site: Site, secret: str, smtp_password: str | None = None):
+        self.site = site
+        self.tokens = Tokens(secret)
+        with open_store(site) as store:
+            instance = store.instance
+        self.composer = Composer(site, self.tokens, resources.builtin_theme(), instance=instance)
+        self.renderer = HtmlRenderer(site, resources.builtin_theme(), pdf=False, search=False)
+        self.static = static_sources(site)
+        self.limits = RateLimits()
+        self.origins = _origins(site)
+        self.csp = SECURITY_HEADERS["Content-Security-Policy"].replace(
+            "form-action 'self'", "form-action 'self' " + " ".join(sorted(self.origins)))
+        self.smtp_password = smtp_password
+        self.wake = threading.Event()
+
+    def store(self):
+        return open_store(self.site)
+
+    def now_iso(self) -> str:
         """The time of the request (not the site's build time), in the site's zone."""
         import datetime as dt
 
-        return dt.datetime.now(site.build_time.tzinfo).replace(microsecond=0).isoformat()
+        return dt.datetime.now(self.site.build_time.tzinfo).replace(microsecond=0).isoformat()
 
-    @app.before_request
-    def guard():
-        if request.method == "POST":
-            origin = request.headers.get("Origin")
-            if origin and origin.lower() not in origins and origin.lower() != request.host_url.rstrip("/").lower():
-                return error(say("wrong_origin", lang_of(request.form.get("lang"))), lang_of(request.form.get("lang")), 403)
-            if not limits.allow_post(request.remote_addr or "?"):
-                return error(say("too_many", site.default_lang), site.default_lang, 429)
-        return None
+    def lang_of(self, value: str | None) -> str:
+        return value if value in self.site.languages else self.site.default_lang
 
-    @app.after_request
-    def headers(response):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
-
-    def lang_of(value: str | None) -> str:
-        return value if value in site.languages else site.default_lang
-
+    @staticmethod
     def say(key: str, lang: str) -> str:
         return i18n.t(f"service_{key}", lang)
 
-    renderer = HtmlRenderer(site, resources.builtin_theme(), pdf=False, search=False)
-    static = static_sources(site)
-    csp = SECURITY_HEADERS["Content-Security-Policy"].replace(
-        "form-action 'self'", "form-action 'self' " + " ".join(sorted(origins)))
-
-    def page(title: str, lang: str, status: int = 200, **ctx):
+    def page(self, title: str, lang: str, status: int = 200, **ctx):
         """A service page from the theme (service.html over base.html): the site's
         look, in the subscriber's language, with links back to the site."""
         context = {"form": "none", "message": None, "is_error": False, "action": "", **ctx}
-        body = renderer.render(Page(path="", lang=lang, template="service.html", title=title, ctx=context,
-                                    in_sitemap=False, links="service"))
-        return body, status, {"Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": csp}
+        body = self.renderer.render(Page(path="", lang=lang, template="service.html", title=title, ctx=context,
+                                         in_sitemap=False, links="service"))
+        return body, status, {"Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": self.csp}
 
-    def error(message: str, lang: str, status: int = 400):
-        return page(say("error", lang), lang, status, message=message, is_error=True)
+    def error(self, key_or_text: str, lang: str | None = None, status: int = 400, literal: bool = False):
+        lang = lang or self.site.default_lang
+        message = key_or_text if literal else self.say(key_or_text, lang)
+        return self.page(self.say("error", lang), lang, status, message=message, is_error=True)
 
-    def scope_form(lang: str, scopes: Scopes) -> dict:
+    def bad_input(self, problems: list[str], lang: str):
+        return self.error(f"{self.say('bad_input', lang)} {'; '.join(problems)}", lang, literal=True)
+
+    def scope_form(self, lang: str, scopes: Scopes) -> dict:
         options = []
         for kind in SCOPE_KINDS:
             if kind == "types":
                 choices = [(t, i18n.type_name(t, lang)) for t in RECORD_TYPES]
             else:
-                choices = [(k, site.text(e.name, lang)) for k, e in sorted(site.taxonomies.get(kind, {}).items())]
+                choices = [(k, self.site.text(e.name, lang)) for k, e in sorted(self.site.taxonomies.get(kind, {}).items())]
             if choices:
                 options.append((kind, choices))
         return {"scope_options": options, "chosen": {k: set(getattr(scopes, k)) for k in SCOPE_KINDS},
                 "match": scopes.match, "issues": scopes.issues}
 
-    def store():
-        return open_store(site)
-
+    @staticmethod
     def scopes_from_form(form) -> Scopes:
         match = form.get("match") if form.get("match") in ("any", "all") else "any"
         return Scopes.of(match=match, issues=form.get("issues") == "yes", **{k: form.getlist(k) for k in SCOPE_KINDS})
 
-    @app.get("/static/<path:name>")
-    def static_file(name: str):
-        if name not in static:  # only the theme's own files, by name
-            return error(say("not_found", site.default_lang), site.default_lang, 404)
-        return send_file(static[name], max_age=3600)
 
-    @app.get("/")
-    def home():
-        lang = lang_of(request.args.get("lang"))
-        return page(say("subscribe", lang), lang, form="subscribe", action="subscribe", **scope_form(lang, Scopes()))
+routes = Blueprint("subscriptions", __name__)
 
-    @app.post("/subscribe")
-    def subscribe():
-        started = time.monotonic()
-        try:
-            return subscribe_once()
-        finally:  # known, unknown, pending: every answer takes the same time
-            time.sleep(max(0.0, MIN_SUBSCRIBE_SECONDS - (time.monotonic() - started)))
 
-    def subscribe_once():
-        lang = lang_of(request.form.get("lang"))
-        try:
-            email, _ = normalize_email(request.form.get("email", ""))
-        except ValueError as exc:
-            return error(f"{say('bad_input', lang)} {exc}", lang)
-        scopes = scopes_from_form(request.form)
-        problems = validate_scopes(site, scopes)
+def _service() -> Service:
+    return current_app.extensions["gazette"]
+
+
+@routes.before_app_request
+def guard():
+    svc = _service()
+    if request.method == "POST":
+        origin = request.headers.get("Origin")
+        if origin and origin.lower() not in svc.origins and origin.lower() != request.host_url.rstrip("/").lower():
+            return svc.error("wrong_origin", svc.lang_of(request.form.get("lang")), 403)
+        if not svc.limits.allow_post(request.remote_addr or "?"):
+            return svc.error("too_many", None, 429)
+    return None
+
+
+@routes.after_app_request
+def security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+@routes.get("/static/<path:name>")
+def static_file(name: str):
+    svc = _service()
+    if name not in svc.static:  # only the theme's own files, by name
+        return svc.error("not_found", None, 404)
+    return send_file(svc.static[name], max_age=3600)
+
+
+@routes.get("/")
+def home():
+    svc = _service()
+    lang = svc.lang_of(request.args.get("lang"))
+    return svc.page(svc.say("subscribe", lang), lang, form="subscribe", action="subscribe", **svc.scope_form(lang, Scopes()))
+
+
+@routes.post("/subscribe")
+def subscribe():
+    started = time.monotonic()
+    try:
+        return _subscribe_once(_service())
+    finally:  # known, unknown, pending: every answer takes the same time
+        time.sleep(max(0.0, MIN_SUBSCRIBE_SECONDS - (time.monotonic() - started)))
+
+
+def _subscribe_once(svc: Service):
+    lang = svc.lang_of(request.form.get("lang"))
+    try:
+        email, _ = normalize_email(request.form.get("email", ""))
+    except ValueError as exc:
+        return svc.bad_input([str(exc)], lang)
+    scopes = svc.scopes_from_form(request.form)
+    problems = validate_scopes(svc.site, scopes)
+    if problems:
+        return svc.bad_input(problems, lang)
+    with svc.store() as s:
+        outcome, subscriber = s.add(email, lang, scopes, svc.now_iso(), status="pending", resubscribe=True)
+        if (outcome != "exists" or subscriber.status == "pending") and svc.limits.allow_confirmation(subscriber.email_key):
+            # queued only: the worker (or `gazette mail send`) delivers it
+            queue_confirmation(svc.site, s, svc.composer, s.get(subscriber.id))
+            svc.wake.set()
+    # the same answer whether or not the address was known: no address probing
+    return svc.page(svc.say("subscribe", lang), lang, message=svc.say("check_inbox", lang))
+
+
+def _by_link(confirm: bool = False, active_only: bool = False):
+    """A route reached by a signed link: the subscriber it names (or an error
+    page), an open store and their language, handed to the view."""
+    def wrap(view):
+        @functools.wraps(view)
+        def run():
+            svc = _service()
+            with svc.store() as s:
+                subscriber = svc.tokens.read(request.args.get("token", ""), s, confirm=confirm)
+                if subscriber is None or (active_only and subscriber.status == "unsubscribed"):
+                    return svc.error("bad_link")
+                return view(svc, s, subscriber, svc.lang_of(subscriber.lang))
+        return run
+    return wrap
+
+
+@routes.get("/confirm")
+@_by_link(confirm=True)
+def confirm(svc: Service, s, subscriber, lang: str):
+    s.confirm(subscriber.id, svc.now_iso())
+    return svc.page(svc.say("confirm_title", lang), lang, message=svc.say("confirmed", lang))
+
+
+@routes.route("/unsubscribe", methods=["GET", "POST"])
+@_by_link()
+def unsubscribe(svc: Service, s, subscriber, lang: str):
+    if request.method == "GET":  # a GET alone changes nothing (link scanners follow links)
+        return svc.page(i18n.t("unsubscribe", lang), lang, form="unsubscribe", message=svc.say("unsubscribe_q", lang),
+                        action=f"unsubscribe?token={request.args.get('token', '')}")
+    s.unsubscribe(subscriber.id, svc.now_iso())
+    return svc.page(i18n.t("unsubscribe", lang), lang, message=svc.say("unsubscribed", lang))
+
+
+@routes.route("/manage", methods=["GET", "POST"])
+@_by_link(active_only=True)
+def manage(svc: Service, s, subscriber, lang: str):
+    message = None
+    if request.method == "POST":
+        scopes = svc.scopes_from_form(request.form)
+        problems = validate_scopes(svc.site, scopes)
         if problems:
-            return error(f"{say('bad_input', lang)} {'; '.join(problems)}", lang)
-        with store() as s:
-            outcome, subscriber = s.add(email, lang, scopes, now_iso(), status="pending", resubscribe=True)
-            if (outcome != "exists" or subscriber.status == "pending") and limits.allow_confirmation(subscriber.email_key):
-                # queued only: the worker (or `gazette mail send`) delivers it
-                queue_confirmation(site, s, composer, s.get(subscriber.id))
-                wake.set()
-        # the same answer whether or not the address was known: no address probing
-        return page(say("subscribe", lang), lang, message=say("check_inbox", lang))
+            return svc.bad_input(problems, lang)
+        lang = svc.lang_of(request.form.get("lang"))
+        s.set_preferences(subscriber.id, lang, scopes)
+        subscriber = s.get(subscriber.id)
+        message = svc.say("saved", lang)
+    token = request.args.get("token", "")
+    return svc.page(svc.say("preferences", lang), lang, form="manage", message=message, email=subscriber.email,
+                    action=f"manage?token={token}", unsubscribe=f"unsubscribe?token={token}",
+                    **svc.scope_form(lang, subscriber.scopes))
 
-    @app.get("/confirm")
-    def confirm():
-        s = store()
-        try:
-            subscriber = tokens.read(request.args.get("token", ""), s, confirm=True)
-            if subscriber is None:
-                return error(say("bad_link", site.default_lang), site.default_lang)
-            s.confirm(subscriber.id, now_iso())
-            lang = lang_of(subscriber.lang)
-            return page(say("confirm_title", lang), lang, message=say("confirmed", lang))
-        finally:
-            s.close()
 
-    @app.route("/unsubscribe", methods=["GET", "POST"])
-    def unsubscribe():
-        s = store()
-        try:
-            subscriber = tokens.read(request.args.get("token", ""), s)
-            if subscriber is None:
-                return error(say("bad_link", site.default_lang), site.default_lang)
-            lang = lang_of(subscriber.lang)
-            if request.method == "GET":  # a GET alone changes nothing (link scanners follow links)
-                return page(i18n.t("unsubscribe", lang), lang, form="unsubscribe", message=say("unsubscribe_q", lang),
-                            action=f"unsubscribe?token={request.args.get('token', '')}")
-            s.unsubscribe(subscriber.id, now_iso())
-            return page(i18n.t("unsubscribe", lang), lang, message=say("unsubscribed", lang))
-        finally:
-            s.close()
+@routes.app_errorhandler(413)
+def too_large(_):
+    return _service().error("too_large", None, 413)
 
-    @app.route("/manage", methods=["GET", "POST"])
-    def manage():
-        s = store()
-        try:
-            subscriber = tokens.read(request.args.get("token", ""), s)
-            if subscriber is None or subscriber.status == "unsubscribed":
-                return error(say("bad_link", site.default_lang), site.default_lang)
-            lang = lang_of(subscriber.lang)
-            message = None
-            if request.method == "POST":
-                scopes = scopes_from_form(request.form)
-                problems = validate_scopes(site, scopes)
-                if problems:
-                    return error(f"{say('bad_input', lang)} {'; '.join(problems)}", lang)
-                lang = lang_of(request.form.get("lang"))
-                s.set_preferences(subscriber.id, lang, scopes)
-                subscriber = s.get(subscriber.id)
-                message = say("saved", lang)
-            token = request.args.get("token", "")
-            return page(say("preferences", lang), lang, form="manage", message=message, email=subscriber.email,
-                        action=f"manage?token={token}", unsubscribe=f"unsubscribe?token={token}",
-                        **scope_form(lang, subscriber.scopes))
-        finally:
-            s.close()
 
-    wake = threading.Event()
-    app.config["gazette.wake"] = wake
-    app.config["gazette.site"] = site
-    app.config["gazette.smtp_password"] = smtp_password
+@routes.app_errorhandler(404)
+def not_found(_):
+    return _service().error("not_found", None, 404)
 
-    @app.errorhandler(413)
-    def too_large(_):
-        return error(say("too_large", site.default_lang), site.default_lang, 413)
 
-    @app.errorhandler(404)
-    def not_found(_):
-        return error(say("not_found", site.default_lang), site.default_lang, 404)
+@routes.app_errorhandler(405)
+def not_allowed(_):
+    return _service().error("not_allowed", None, 405)
 
-    @app.errorhandler(405)
-    def not_allowed(_):
-        return error(say("not_allowed", site.default_lang), site.default_lang, 405)
 
+def create_app(site: Site, secret: str, smtp_password: str | None = None) -> Flask:
+    """The service for a loaded site.  `secret` signs the links, `smtp_password`
+    is for the delivery worker: both are read by the caller (the command line),
+    never here."""
+    app = Flask("gazette.subscriptions", static_folder=None)  # static/ is the theme's (static_file)
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    app.extensions["gazette"] = Service(site, secret, smtp_password)
+    app.register_blueprint(routes)
     return app
 
 
 def delivery_worker(app: Flask, interval: float, stop: threading.Event) -> threading.Thread:
     """Delivers the outbox outside requests: when a confirmation is queued, and
     every `interval` seconds for whatever else is pending."""
-    site, wake = app.config["gazette.site"], app.config["gazette.wake"]
+    svc: Service = app.extensions["gazette"]
+    site, wake = svc.site, svc.wake
 
     def loop():
         while not stop.is_set():
@@ -303,7 +334,7 @@ def delivery_worker(app: Flask, interval: float, stop: threading.Event) -> threa
                 break
             try:
                 with open_store(site) as s:
-                    deliver(site, s, password=app.config["gazette.smtp_password"])
+                    deliver(site, s, password=svc.smtp_password)
             except Exception as exc:  # keep serving; the next round retries
                 print(f"delivery: {type(exc).__name__}: {exc}", flush=True)
 
@@ -328,4 +359,4 @@ def serve(site: Site, secret: str, host: str, port: int, deliver_every: float = 
         pass
     finally:
         stop.set()
-        app.config["gazette.wake"].set()
+        app.extensions["gazette"].wake.set()

@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Iterator
 
@@ -39,38 +38,8 @@ class Page:
 
 
 
-_KINDS = {".doc": "Word", ".docx": "Word", ".xls": "Excel", ".xlsx": "Excel", ".ppt": "PowerPoint", ".pptx": "PowerPoint",
-          ".wps": "WPS", ".et": "WPS", ".ofd": "OFD", ".txt": "TXT"}
 
 
-def file_info(path: Path) -> dict:
-    """An attachment's kind (PDF, Word, CSV…), size as readers read it, and MIME
-    type.  The file was checked to be a regular file inside the record's
-    folder when the site was resolved."""
-    import mimetypes
-
-    suffix = path.suffix.lower()
-    size = path.stat().st_size
-    if size < 1024:
-        text = f"{size} B"
-    elif size < 1024 * 1024:
-        text = f"{size / 1024:.0f} KB"
-    else:
-        text = f"{size / 1024 / 1024:.1f} MB"
-    return {"kind": _KINDS.get(suffix, suffix[1:].upper() or "?"), "size": text,
-            "mime": mimetypes.guess_type(path.name, strict=False)[0]}
-
-
-def signature_lines(record: Record, lang: str, issuer_name) -> list[str]:
-    """The signing block shown right-aligned after the body, one line each:
-    `signature: auto` is the issuers' names (lead issuer first) and the
-    `written` date, in the edition's language; a list is shown as given."""
-    meta = record.meta
-    if meta.signature is None:
-        return []
-    if meta.signature == "auto":
-        return [issuer_name(k) for k in meta.issuers] + ([i18n.format_date(meta.written, lang)] if meta.written else [])
-    return list(meta.signature)
 
 
 
@@ -128,34 +97,12 @@ class HtmlRenderer:
                 "record": record,
             }
 
-        def tax_name(name: str, key: str) -> str:
-            entry = site.taxonomies.get(name, {}).get(key)
-            return site.text(entry.name, lang) if entry else key
-
         return {
+            **theme.base_context(site, lang, urls),
             "page": page,
-            "lang": lang,
-            "site": site,
-            "config": site.config,
-            "languages": site.languages,
-            "default_lang": default,
-            "build_date": site.build_date,
-            "t": partial(i18n.t, lang=lang),
-            "L": lambda value: site.text(value, lang),
             "url": url,
-            "urls": urls,
-            "abs_url": urls.absolute,
-            "date": lambda d: i18n.format_date(d, lang),
-            "type_name": lambda rtype, plural=True: i18n.type_name(rtype, lang, plural),
-            "status_name": lambda s: i18n.status_name(s, lang),
-            "form_name": lambda f: i18n.form_name(f, lang),
-            "language_name": i18n.language_name,
             "record_link": record_link,
-            "tax_name": tax_name,
-            "validity": lambda r: r.validity(site.build_date),
-            "consultation_state": lambda r: r.consultation_state(site.build_date),
-            "file_info": lambda r, rel: file_info(r.path.with_name(r.id) / rel),
-            "signature": lambda r: signature_lines(r, lang, lambda k: tax_name("issuers", k)),
+            "file_info": lambda r, rel: theme.file_info(r.path.with_name(r.id) / rel),
             "record_types": RECORD_TYPES,
             "record_pdf": (lambda r, l: url(urls.record_pdf(r.id, l))) if self.pdf else (lambda r, l: None),
             "issue_pdfs": lambda issue: self.issue_pdfs(issue, url, lang),
@@ -163,7 +110,6 @@ class HtmlRenderer:
             # a listing's own feed, else the whole site's
             "page_feed": self.feed_of_page.get((lang, page.path)) or self.site_feed.get(lang),
             "history": site.history,
-            "issue_label": lambda issue: i18n.t("issue_title", lang, year=issue.year, number=issue.number),
             # a body's images are files of its record's folder, published with its attachments
             "body": lambda edition: Markup(markdown.localize_files(edition.body_html, lambda rid: url(urls.attachment(rid, "")))),
             **page.ctx,

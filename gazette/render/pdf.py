@@ -17,17 +17,15 @@ import re
 import subprocess
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 
-from markupsafe import Markup
 
-from .. import __version__, i18n, markdown
+from .. import __version__, markdown
 from ..errors import GazetteError
 from ..model import Issue, Record, Site
 from ..progress import NO_PROGRESS, Progress
 from . import theme
-from .html import signature_lines
 from .theme import template_errors
 from .urls import Urls
 
@@ -213,25 +211,8 @@ class PdfRenderer:
     issue_pdf_name = staticmethod(Urls.issue_pdf_name)
 
     # ------------------------------------------------------------ context
-    def _context(self, lang: str) -> dict:
-        site = self.site
-
-        def tax_name(name: str, key: str) -> str:
-            entry = site.taxonomies.get(name, {}).get(key)
-            return site.text(entry.name, lang) if entry else key
-
-        return {
-            "lang": lang, "site": site, "config": site.config, "default_lang": site.default_lang,
-            "t": partial(i18n.t, lang=lang), "L": lambda v: site.text(v, lang),
-            "date": lambda d: i18n.format_date(d, lang),
-            "type_name": lambda rtype, plural=True: i18n.type_name(rtype, lang, plural),
-            "status_name": lambda s: i18n.status_name(s, lang),
-            "tax_name": tax_name,
-            "signature": lambda r: signature_lines(r, lang, lambda k: tax_name("issuers", k)),
-            "issue_label": lambda issue: i18n.t("issue_title", lang, year=issue.year, number=issue.number),
-            "abs_url": self.urls.absolute, "urls": self.urls, "paper": site.config.pdf.paper,
-            "md": lambda text: Markup(markdown.render(text or "")),
-        }
+    def _context(self, lang: str, today) -> dict:
+        return {**theme.base_context(self.site, lang, self.urls, today), "paper": self.site.config.pdf.paper}
 
     def _render(self, template: str, lang: str, frozen_on: dt.date | None = None, **ctx) -> str:
         """A PDF outlives the day it is made, so a state that depends on the date
@@ -241,9 +222,8 @@ class PdfRenderer:
         for a record PDF, the day the current state began, which stays true
         (and the bytes the same) until the state changes."""
         today = frozen_on or self.site.build_date
-        context = self._context(lang)
-        context.update(validity=lambda r: r.validity(today), consultation_state=lambda r: r.consultation_state(today),
-                       as_of=lambda r: (frozen_on if r.state_since(today) else None) if frozen_on else r.state_since(today))
+        context = self._context(lang, today)
+        context.update(as_of=lambda r: (frozen_on if r.state_since(today) else None) if frozen_on else r.state_since(today))
         context.update(ctx)
         with template_errors(template):
             return self.env.get_template(template).render(context)

@@ -9,12 +9,16 @@ call their public methods, but cannot reach Python internals (`__class__`,
 from __future__ import annotations
 
 import traceback
+from functools import partial
 from contextlib import contextmanager
 from pathlib import Path
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
+from markupsafe import Markup
+
+from .. import i18n, markdown
 from ..errors import GazetteError
 
 
@@ -61,3 +65,68 @@ def template_errors(what: str):
         where = f"{frames[-1].filename}:{frames[-1].lineno}: " if frames else ""
         kind = "not allowed in a theme (templates run sandboxed)" if isinstance(exc, SecurityError) else "template error"
         raise GazetteError(f"{where}{kind} while rendering {what or 'the home page'}: {exc}") from None
+
+
+# --------------------------------------------------------------- context
+_KINDS = {".doc": "Word", ".docx": "Word", ".xls": "Excel", ".xlsx": "Excel", ".ppt": "PowerPoint", ".pptx": "PowerPoint",
+          ".wps": "WPS", ".et": "WPS", ".ofd": "OFD", ".txt": "TXT"}
+
+
+def file_info(path: Path) -> dict:
+    """An attachment's kind (PDF, Word, CSV…), size as readers read it, and MIME
+    type.  The file was checked to be a regular file inside the record's
+    folder when the site was resolved."""
+    import mimetypes
+
+    suffix = path.suffix.lower()
+    size = path.stat().st_size
+    if size < 1024:
+        text = f"{size} B"
+    elif size < 1024 * 1024:
+        text = f"{size / 1024:.0f} KB"
+    else:
+        text = f"{size / 1024 / 1024:.1f} MB"
+    return {"kind": _KINDS.get(suffix, suffix[1:].upper() or "?"), "size": text,
+            "mime": mimetypes.guess_type(path.name, strict=False)[0]}
+
+
+def signature_lines(record, lang: str, issuer_name) -> list[str]:
+    """The signing block shown right-aligned after the body, one line each:
+    `signature: auto` is the issuers' names (lead issuer first) and the
+    `written` date, in the edition's language; a list is shown as given."""
+    meta = record.meta
+    if meta.signature is None:
+        return []
+    if meta.signature == "auto":
+        return [issuer_name(k) for k in meta.issuers] + ([i18n.format_date(meta.written, lang)] if meta.written else [])
+    return list(meta.signature)
+
+
+def base_context(site, lang: str, urls, today=None) -> dict:
+    """What every template of the theme gets, pages, PDFs, mail and the
+    subscription service alike: the site, the language, URLs, interface
+    strings and the helpers that put a record into words.  `today` is the day
+    date-dependent states hold on (the build date unless a PDF is frozen)."""
+    today = today or site.build_date
+
+    def tax_name(name: str, key: str) -> str:
+        entry = site.taxonomies.get(name, {}).get(key)
+        return site.text(entry.name, lang) if entry else key
+
+    return {
+        "site": site, "config": site.config, "lang": lang, "languages": site.languages,
+        "default_lang": site.default_lang, "build_date": site.build_date,
+        "t": partial(i18n.t, lang=lang), "L": lambda value: site.text(value, lang),
+        "urls": urls, "abs_url": urls.absolute,
+        "date": lambda d: i18n.format_date(d, lang),
+        "type_name": lambda rtype, plural=True: i18n.type_name(rtype, lang, plural),
+        "status_name": lambda s: i18n.status_name(s, lang),
+        "form_name": lambda f: i18n.form_name(f, lang),
+        "language_name": i18n.language_name,
+        "tax_name": tax_name,
+        "validity": lambda r: r.validity(today),
+        "consultation_state": lambda r: r.consultation_state(today),
+        "signature": lambda r: signature_lines(r, lang, lambda k: tax_name("issuers", k)),
+        "issue_label": lambda issue: i18n.t("issue_title", lang, year=issue.year, number=issue.number),
+        "md": lambda text: Markup(markdown.render(text or "")),
+    }
