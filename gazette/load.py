@@ -572,5 +572,5 @@ def make_edition(loaded: Loaded, lang: str) -> RecordEdition:
         return RecordEdition(lang=lang, path=loaded.path, title=meta.title, summary=meta.summary,
                              body_html=loaded.body_html, lines=loaded.lines, images=loaded.images)
     return RecordEdition(lang=lang, path=loaded.path, title=meta.title, summary=meta.summary,
-                         body_html=loaded.body_html, lines=loaded.lines, meta=meta, images=loaded.images,
+                         body_html=loaded.body_html, lines=loaded.lines, images=loaded.images,
                          honorees=meta.honorees, outcome=meta.outcome)

@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .schema import Edition, RecordBase, SiteConfig
+from .schema import RecordBase, SiteConfig
 
 
 def localize(text: dict | None, lang: str, default_lang: str) -> str:
@@ -25,7 +25,6 @@ class RecordEdition:
     summary: str | None
     body_html: str
     lines: dict = field(default_factory=dict)
-    meta: Edition | None = None  # None for the original
     entries: list | None = None  # translated FAQ / appointment entries
     honorees: list | None = None
     outcome: str | None = None

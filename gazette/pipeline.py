@@ -41,9 +41,9 @@ def cache_dir(site: Site) -> Path:
     return site.cache or site.root / ".gazette-cache"
 
 
-def check_glyphs(site: Site, diags: Diagnostics, read_only: bool = False) -> None:
+def check_glyphs(site: Site, diags: Diagnostics, fonts: pdfmod.Fonts, read_only: bool = False) -> None:
     """A character no installed font can draw would print as a box in a PDF."""
-    covered = pdfmod.covered_codepoints(cache_dir(site), store=not read_only)
+    covered = fonts.coverage(cache_dir(site), store=not read_only)
     for record in site.public:
         for edition in record.editions.values():
             text = read_text(edition.path)
@@ -70,8 +70,9 @@ def load_and_resolve(site_dir: Path, workers: int | None = None, pdf: bool | Non
     site.releases = archive.verify(site, diags, compare_sources=not revising, preview=preview)
     site.history = archive.record_history(site, site.releases) if not diags.errors else {}
     if pdf_enabled(site, pdf):
-        pdfmod.require_cjk_fonts()
-        check_glyphs(site, diags, read_only)
+        fonts = pdfmod.Fonts()
+        fonts.require()
+        check_glyphs(site, diags, fonts, read_only)
     stop_on_errors(diags, "checking the site")
     return site, diags
 

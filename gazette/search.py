@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from pathlib import Path
 
 from .errors import GazetteError
@@ -78,7 +77,7 @@ def index(folder: Path, site: Site, urls: Urls, cache_dir: Path | None = None,
     bounded by the largest year, and a year whose pages did not change keeps its
     bundle (from the cache).  While Pagefind indexes one year, the next year's
     index copies are written.  -> {year: 'indexed' | 'cached'}"""
-    _version()
+    version = _version()
     target = folder / INDEX_DIR
     if target.exists():
         shutil.rmtree(target)  # never mix an old index into a new one
@@ -91,7 +90,7 @@ def index(folder: Path, site: Site, urls: Urls, cache_dir: Path | None = None,
     with progress.task("indexing search", len(pages), "years") as task:
         for year in sorted(pages):
             files = sorted(pages[year])
-            cached = cache_dir / "search" / f"{year}-{_bundle_key(folder, files)}" if cache_dir else None
+            cached = cache_dir / "search" / f"{year}-{_bundle_key(folder, files, version)}" if cache_dir else None
             if cached and (cached / "pagefind-entry.json").is_file():
                 shutil.copytree(cached, folder / bundle_path(year))
                 outcome[year] = "cached"
@@ -127,8 +126,8 @@ def _keep(bundle: Path, cached: Path) -> None:
     tmp.rename(cached)
 
 
-def _bundle_key(folder: Path, files: list[str]) -> str:
-    h = hashlib.sha256((_version() + INDEX_TRANSFORM).encode())
+def _bundle_key(folder: Path, files: list[str], version: str) -> str:
+    h = hashlib.sha256((version + INDEX_TRANSFORM).encode())
     for rel in files:
         h.update(rel.encode() + b"\0" + hashlib.sha256((folder / rel).read_bytes()).digest())
     return h.hexdigest()[:24]
@@ -221,8 +220,8 @@ _UNUSED = ("pagefind-ui.js", "pagefind-ui.css", "pagefind-component-ui.js", "pag
            "pagefind-modular-ui.js", "pagefind-modular-ui.css", "pagefind-highlight.js")
 
 
-@lru_cache(maxsize=1)
 def _version() -> str:
+    """Pagefind's version (part of each bundle's cache key), asked once per index run."""
     try:
         proc = subprocess.run([*pagefind_command(), "--version"], capture_output=True, text=True)
     except OSError as exc:

@@ -17,7 +17,6 @@ import re
 import subprocess
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 
@@ -29,78 +28,81 @@ from . import theme
 from .theme import template_errors
 from .urls import Urls
 
-FONT_FAMILIES = ("Noto Serif CJK SC", "Noto Sans CJK SC")
 
 
 # ------------------------------------------------------------------- fonts
-@lru_cache(maxsize=1)
-def cjk_font_files() -> tuple[str, ...]:
-    """Font files that provide the CJK families the PDFs use."""
-    try:
-        out = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        out = ""
-    files = sorted({line.split(":")[0].strip() for line in out.splitlines() if line.strip()})
-    return tuple(files)
+class Fonts:
+    """The installed CJK fonts, as one build sees them: their files, a
+    fingerprint (part of every PDF's cache key) and the code points they cover.
+    Each build makes its own, so a long-running `gazette serve` sees fonts
+    installed while it runs; reading the cmaps is cached on disk by fingerprint."""
+
+    def __init__(self):
+        self._files: tuple[str, ...] | None = None
+        self._fingerprint: str | None = None
+        self._coverage: frozenset[int] | None = None
+
+    def files(self) -> tuple[str, ...]:
+        """Font files that provide the CJK families the PDFs use."""
+        if self._files is None:
+            try:
+                out = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, check=True).stdout
+            except (OSError, subprocess.CalledProcessError):
+                out = ""
+            self._files = tuple(sorted({line.split(":")[0].strip() for line in out.splitlines() if line.strip()}))
+        return self._files
+
+    def require(self) -> tuple[str, ...]:
+        files = self.files()
+        if not files:
+            raise GazetteError("no CJK font is installed, so PDFs would show boxes instead of Chinese text: "
+                               "install the Debian package fonts-noto-cjk (apt-get install fonts-noto-cjk), "
+                               "or build without PDFs (--no-pdf)")
+        return files
+
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            h = hashlib.sha256()
+            for f in self.require():
+                st = os.stat(f)
+                h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
+
+    def coverage(self, cache_dir: Path | None = None, store: bool = True) -> frozenset[int]:
+        """Every code point some installed CJK font has a glyph for.  Reading the
+        fonts' cmaps takes over a second, so the set is cached per fingerprint
+        (in cache_dir when `store`; `check` reads the cache but writes nothing)."""
+        if self._coverage is not None:
+            return self._coverage
+        cached = cache_dir / "fonts" / f"{self.fingerprint()}.txt" if cache_dir else None
+        if cached and cached.is_file():
+            try:
+                self._coverage = frozenset(int(x, 16) for x in cached.read_text().split())
+                return self._coverage
+            except ValueError:
+                pass
+        self._coverage = self._read_cmaps()
+        if cached and store:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(".tmp")
+            tmp.write_text(" ".join(f"{p:x}" for p in sorted(self._coverage)))
+            os.replace(tmp, cached)
+        return self._coverage
+
+    def _read_cmaps(self) -> frozenset[int]:
+        from fontTools.ttLib import TTCollection, TTFont
+
+        points: set[int] = set()
+        for path in self.require():
+            fonts = TTCollection(path, lazy=True).fonts if path.lower().endswith(".ttc") else [TTFont(path, lazy=True)]
+            for font in fonts:
+                cmap = font.getBestCmap() or {}
+                points.update(cmap)
+        return frozenset(points)
 
 
-def require_cjk_fonts() -> tuple[str, ...]:
-    files = cjk_font_files()
-    if not files:
-        raise GazetteError("no CJK font is installed, so PDFs would show boxes instead of Chinese text: "
-                           "install the Debian package fonts-noto-cjk (apt-get install fonts-noto-cjk), "
-                           "or build without PDFs (--no-pdf)")
-    return files
-
-
-@lru_cache(maxsize=1)
-def font_fingerprint() -> str:
-    h = hashlib.sha256()
-    for f in require_cjk_fonts():
-        st = os.stat(f)
-        h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
-
-
-_COVERAGE: dict[str, frozenset[int]] = {}
 _FILE_URL_RE = re.compile(r'gazette-file:([a-z0-9][a-z0-9-]*/[^"\s]+)')
-
-
-def covered_codepoints(cache_dir: Path | None = None, store: bool = True) -> frozenset[int]:
-    """Every code point some installed CJK font has a glyph for.  Reading the
-    fonts' cmaps takes over a second, so the set is cached per font fingerprint
-    (in cache_dir when `store`; `check` reads the cache but writes nothing)."""
-    fingerprint = font_fingerprint()
-    if fingerprint in _COVERAGE:
-        return _COVERAGE[fingerprint]
-    cached = cache_dir / "fonts" / f"{fingerprint}.txt" if cache_dir else None
-    if cached and cached.is_file():
-        try:
-            points = frozenset(int(x, 16) for x in cached.read_text().split())
-            _COVERAGE[fingerprint] = points
-            return points
-        except ValueError:
-            pass
-    points = _read_cmaps()
-    _COVERAGE[fingerprint] = points
-    if cached and store:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp")
-        tmp.write_text(" ".join(f"{p:x}" for p in sorted(points)))
-        os.replace(tmp, cached)
-    return points
-
-
-def _read_cmaps() -> frozenset[int]:
-    from fontTools.ttLib import TTCollection, TTFont
-
-    points: set[int] = set()
-    for path in require_cjk_fonts():
-        fonts = TTCollection(path, lazy=True).fonts if path.lower().endswith(".ttc") else [TTFont(path, lazy=True)]
-        for font in fonts:
-            cmap = font.getBestCmap() or {}
-            points.update(cmap)
-    return frozenset(points)
 
 
 def missing_glyphs(text: str, covered: frozenset[int]) -> list[tuple[int, str]]:
@@ -204,7 +206,7 @@ class PdfRenderer:
         self.env.filters["css_string"] = css_string
         self.env.tests["contains"] = lambda container, item: item in container
         import weasyprint
-        self.salt = f"{weasyprint.__version__}\0{__version__}\0{self.variant}\0{site.config.pdf.paper}\0{font_fingerprint()}\0"
+        self.salt = f"{weasyprint.__version__}\0{__version__}\0{self.variant}\0{site.config.pdf.paper}\0{Fonts().fingerprint()}\0"
         self.rendered = 0  # PDFs rendered by WeasyPrint in this build (the rest came from the cache)
 
     # file names come from Urls, the one place that knows where outputs go
