@@ -372,7 +372,7 @@ def public_text(source: str | None) -> str:
     """What readers saw of a record file: its title and its body as published
     (sanitised, comments gone), one block per line.  Front matter (reviewers,
     pii_allow, internal notes) never reaches the public redline."""
-    from .load import FileProblem, split_front_matter
+    from .sources import FileProblem, split_front_matter
 
     if not source:
         return ""

@@ -12,174 +12,19 @@ import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from . import markdown, review, safefs, yamlload
+from .config import build_time, load_config, normalize_local
+from .sources import FileProblem, read_text, read_yaml_file, split_front_matter
+from .validation import schema_problems, unknown_fields, validate_file, validate_yaml
 from .errors import Diagnostics
-from .model import RecordEdition
 from .progress import NO_PROGRESS, Progress
 from .schema import ID_RE, KEY_RE, RECORD_MODELS, RECORD_TYPES, TAXONOMIES, Edition, IssueFile, SiteConfig
 
 PARALLEL_THRESHOLD = 400  # below this many files, worker start-up costs more than it saves
 ISSUE_NAME_RE = re.compile(r"^(\d{4})-(\d{2,})$")
-
-
-# ----------------------------------------------------------------- raw reading
-class FileProblem(Exception):
-    def __init__(self, line, field, message):
-        super().__init__(message)
-        self.line, self.field, self.message = line, field, message
-
-
-def read_text(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise FileProblem(line, None, f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); save the file as UTF-8") from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    return text.replace("\r\n", "\n")
-
-
-def split_front_matter(text: str) -> tuple[str, str, int]:
-    """-> (front matter, body, line number where the body starts)."""
-    if not (text.startswith("---\n") or text.rstrip("\n") == "---"):
-        raise FileProblem(1, None, "a record must start with YAML front matter between two '---' lines")
-    pos = 4
-    while True:
-        end = text.find("\n", pos)
-        line = text[pos:] if end < 0 else text[pos:end]
-        if line.rstrip() in ("---", "..."):
-            front = text[4:pos]
-            body = "" if end < 0 else text[end + 1 :]
-            return front, body, front.count("\n") + 3
-        if end < 0:
-            raise FileProblem(1, None, "front matter is not closed: add a '---' line after it")
-        pos = end + 1
-
-
-# ----------------------------------------------------- validation -> messages
-def _clean_msg(msg: str) -> str:
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            return msg[len(prefix) :]
-    return msg
-
-
-_WORDS = {
-    "string_type": "must be text", "int_type": "must be a whole number", "int_parsing": "must be a whole number",
-    "int_from_float": "must be a whole number", "float_type": "must be a number", "float_parsing": "must be a number",
-    "bool_type": "must be true or false", "bool_parsing": "must be true or false",
-    "date_type": "must be a date written YYYY-MM-DD", "date_parsing": "must be a date written YYYY-MM-DD",
-    "date_from_datetime_parsing": "must be a date written YYYY-MM-DD",
-    "list_type": "must be a list", "dict_type": "must be a mapping (key: value)",
-    "model_type": "must be a mapping (key: value)", "model_attributes_type": "must be a mapping (key: value)",
-}
-
-
-def _in_our_words(err: dict) -> str:
-    """A pydantic error as gazette says it ("must be true or false"), not as
-    the validation library does ("Input should be a valid boolean")."""
-    kind, ctx = err["type"], err.get("ctx") or {}
-    if kind in _WORDS:
-        return _WORDS[kind]
-    if kind == "literal_error":
-        return "must be " + ctx.get("expected", "one of the allowed values")
-    if kind == "string_too_short":
-        return "must not be empty"
-    if kind == "string_too_long":
-        return f"is too long: at most {ctx.get('max_length')} characters"
-    if kind == "too_short":
-        return f"needs at least {ctx.get('min_length')} item{'' if ctx.get('min_length') == 1 else 's'}"
-    if kind == "too_long":
-        return f"has too many items: at most {ctx.get('max_length')}"
-    if kind in ("greater_than_equal", "greater_than"):
-        return f"must be at least {ctx.get('ge', ctx.get('gt'))}"
-    if kind in ("less_than_equal", "less_than"):
-        return f"must be at most {ctx.get('le', ctx.get('lt'))}"
-    return _clean_msg(err["msg"])
-
-
-def _schema_problems(exc: ValidationError, located: yamlload.Located, prefix: tuple = ()) -> list[tuple]:
-    """pydantic errors -> [(line, field, message)], one per field, in gazette's
-    words.  A field that may take one of several forms (`auto` or a list) gets
-    one message naming each form."""
-    out: dict = {}
-    for err in exc.errors(include_url=False):
-        path: tuple = prefix
-        for part in err["loc"]:
-            if (path + (part,)) in located.lines or err["type"] == "missing":
-                path = path + (part,)
-        msg = _in_our_words(err)
-        m = re.match(r"^([a-z_][a-z0-9_.]*): (.*)$", msg, re.S)
-        if m and not err["loc"]:
-            path = prefix + tuple(m[1].split("."))
-            msg = m[2]
-        got = ""
-        if err["type"] == "missing":
-            msg = "required field is missing"
-            line = located.line_of(path[:-1]) or 1
-        else:
-            line = located.line_of(path) or 1
-            if err["type"] not in ("value_error", "assertion_error") and "input" in err and not isinstance(err["input"], (dict, list)):
-                got = f" (got {err['input']!r})"
-        field = yamlload.fmt_path(path) or None
-        key = (field, err["type"] == "missing")
-        if key in out:  # another form the same value could have taken
-            line0, field0, msgs, got0 = out[key]
-            if msg not in msgs:
-                msgs.append(msg)
-            continue
-        out[key] = (line, field, [msg], got)
-    problems = []
-    for line, field, msgs, got in out.values():
-        first, rest = msgs[0], [m[len("must be "):] if m.startswith("must be ") else m for m in msgs[1:]]
-        problems.append((line, field, " or ".join([first, *rest]) + got))
-    return problems
-
-
-def _unknown_fields(model: BaseModel, located: yamlload.Located, path: tuple = (), ignored_note: set | None = None):
-    """Warnings for keys no schema knows (usually typos)."""
-    out = []
-    for key in sorted(model.model_extra or {}):
-        known = list(type(model).model_fields)
-        close = difflib.get_close_matches(key, known, n=1)
-        if ignored_note is not None and key in ignored_note:
-            hint = "; it is taken from the original, so it is ignored here"
-        else:
-            hint = f"; did you mean '{close[0]}'?" if close else "; it is ignored"
-        out.append((located.line_of(path + (key,)), yamlload.fmt_path(path + (key,)), f"unknown field '{key}'{hint}"))
-    for name in type(model).model_fields:
-        value = getattr(model, name, None)
-        if isinstance(value, BaseModel):
-            out += _unknown_fields(value, located, path + (name,), ignored_note)
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                if isinstance(item, BaseModel):
-                    out += _unknown_fields(item, located, path + (name, i), ignored_note)
-    return out
-
-
-def validate_yaml(model_cls, located: yamlload.Located, problems: list, warnings: list):
-    if not isinstance(located.data, dict):
-        problems.append((located.line_of(()) or 1, None, "expected a YAML mapping of fields"))
-        return None
-    try:
-        obj = model_cls.model_validate(located.data)
-    except ValidationError as exc:
-        problems += _schema_problems(exc, located)
-        known = list(model_cls.model_fields)
-        for key in sorted(k for k in located.data if k not in model_cls.model_fields):
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else "; it is ignored"
-            warnings.append((located.line_of((key,)), str(key), f"unknown field '{key}'{hint}"))
-        return None
-    warnings += _unknown_fields(obj, located)
-    return obj
 
 
 # ------------------------------------------------------------- record files
@@ -223,7 +68,7 @@ def _validate_original(data: dict, located: yamlload.Located, stem_id: str, out:
         try:
             RECORD_MODELS[probe].model_validate(dict(data, type=probe))
         except ValidationError as exc:
-            out.problems += [p for p in _schema_problems(exc, located) if p[1] != "type" and (close or p[1] != "issuer")]
+            out.problems += [p for p in schema_problems(exc, located) if p[1] != "type" and (close or p[1] != "issuer")]
         out.problems += _raw_checks(data, located, stem_id)
         return None, True
     meta = validate_yaml(RECORD_MODELS[rtype], located, out.problems, out.warnings)
@@ -257,9 +102,9 @@ def load_record_file(path: Path, stem_id: str, lang: str | None) -> Loaded:
         if isinstance(located.data, dict):
             try:
                 meta = Edition.model_validate(located.data)
-                out.warnings += _unknown_fields(meta, located, ignored_note=ignored)
+                out.warnings += unknown_fields(meta, located, ignored_note=ignored)
             except ValidationError as exc:
-                out.problems += _schema_problems(exc, located)
+                out.problems += schema_problems(exc, located)
         else:
             out.problems.append((1, None, "expected a YAML mapping of fields"))
     if meta is not None and meta.id != stem_id:
@@ -367,68 +212,6 @@ class LoadedSite:
     issues: list[tuple[Path, IssueFile, dict]] = field(default_factory=list)
 
 
-def build_time(tz_name: str, epoch: str | None = None) -> dt.datetime:
-    """`epoch` (SOURCE_DATE_EPOCH, for reproducible builds) when given, else now;
-    in the site's zone."""
-    tz = ZoneInfo(tz_name)
-    if epoch is not None and epoch.strip():
-        try:
-            return dt.datetime.fromtimestamp(int(epoch), tz)
-        except (ValueError, OverflowError, OSError):
-            raise FileProblem(None, "SOURCE_DATE_EPOCH", f"{epoch!r} is not a Unix timestamp") from None
-    return dt.datetime.now(tz).replace(microsecond=0)
-
-
-def _normalize_local(value, default_lang: str, languages: list[str], report, where):
-    """'' (plain string) -> the default language; unknown languages reported."""
-    if not isinstance(value, dict):
-        return value
-    out = {}
-    for lang, text in value.items():
-        lang = lang or default_lang
-        if lang not in languages:
-            report(where, f"language '{lang}' is not configured in gazette.yaml (languages: {', '.join(languages)})")
-            continue
-        out[lang] = text
-    return out
-
-
-def read_yaml_file(path: Path, diags: Diagnostics) -> yamlload.Located | None:
-    try:
-        return yamlload.load(read_text(path))
-    except (FileProblem, yamlload.YamlError) as p:
-        diags.error(path, p.line, p.field, p.message)
-        return None
-
-
-def validate_file(model_cls, located: yamlload.Located, path: Path, diags: Diagnostics, field_prefix: str = ""):
-    """Validate and report every problem and unknown field against `path`."""
-    problems, warnings = [], []
-    obj = validate_yaml(model_cls, located, problems, warnings)
-    for report, items in ((diags.error, problems), (diags.warning, warnings)):
-        for line, fld, msg in items:
-            name = f"{field_prefix}.{fld}" if field_prefix and fld else (fld or field_prefix or None)
-            report(path, line, name, msg)
-    return obj
-
-
-def load_config(root: Path, diags: Diagnostics) -> SiteConfig | None:
-    path = root / "gazette.yaml"
-    if not path.is_file():
-        diags.error(path, None, None, f"no gazette.yaml in {root} (is this a gazette site? 'gazette init DIR' creates one)")
-        return None
-    located = read_yaml_file(path, diags)
-    config = validate_file(SiteConfig, located, path, diags) if located else None
-    if config is None:
-        return None
-    langs = config.languages
-    for name in ("title", "publisher"):
-        value = getattr(config, name)
-        report = lambda where, msg, n=name: diags.error(path, located.line_of((n,)), n, msg)
-        setattr(config, name, _normalize_local(value, langs[0], langs, report, name))
-    return config
-
-
 def load_taxonomies(root: Path, config: SiteConfig, diags: Diagnostics, site: LoadedSite) -> None:
     langs = config.languages
     for name, model in TAXONOMIES.items():
@@ -456,7 +239,7 @@ def load_taxonomies(root: Path, config: SiteConfig, diags: Diagnostics, site: Lo
             for attr in ("name", "description"):
                 if hasattr(entry, attr):
                     report = lambda where, msg, a=attr, k=key: diags.error(path, sub.line_of((a,)) or line, f"{k}.{a}", msg)
-                    setattr(entry, attr, _normalize_local(getattr(entry, attr), langs[0], langs, report, attr))
+                    setattr(entry, attr, normalize_local(getattr(entry, attr), langs[0], langs, report, attr))
             entries[key] = entry
 
 
@@ -487,9 +270,9 @@ def load_issues(root: Path, config: SiteConfig, diags: Diagnostics, site: Loaded
             continue
         for i, section in enumerate(issue.sections):
             report = lambda where, msg, i=i: diags.error(path, located.line_of(("sections", i, "title")), f"sections[{i}].title", msg)
-            section.title = _normalize_local(section.title, langs[0], langs, report, "title")
+            section.title = normalize_local(section.title, langs[0], langs, report, "title")
         if issue.title:
-            issue.title = _normalize_local(issue.title, langs[0], langs, lambda w, msg: diags.error(path, located.line_of(("title",)), "title", msg), "title")
+            issue.title = normalize_local(issue.title, langs[0], langs, lambda w, msg: diags.error(path, located.line_of(("title",)), "title", msg), "title")
         site.issues.append((path, issue, located.lines))
 
 
@@ -566,11 +349,3 @@ def load_site(root: Path, diags: Diagnostics, workers: int | None = None, progre
     return site
 
 
-def make_edition(loaded: Loaded, lang: str) -> RecordEdition:
-    meta = loaded.meta
-    if loaded.lang is None:
-        return RecordEdition(lang=lang, path=loaded.path, title=meta.title, summary=meta.summary,
-                             body_html=loaded.body_html, lines=loaded.lines, images=loaded.images)
-    return RecordEdition(lang=lang, path=loaded.path, title=meta.title, summary=meta.summary,
-                         body_html=loaded.body_html, lines=loaded.lines, images=loaded.images,
-                         honorees=meta.honorees, outcome=meta.outcome)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from . import __version__, archive, resources, search, signing
 from .errors import Diagnostics, GazetteError, stop_on_errors
-from .load import load_site, read_text
+from .load import load_site
+from .sources import read_text
 from .model import RunSettings, Site
 from .progress import NO_PROGRESS, Progress
 from .render import data, feeds

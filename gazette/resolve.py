@@ -12,7 +12,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from . import review, safefs
 from .errors import Diagnostics
-from .load import LoadedSite, make_edition
+from .load import Loaded, LoadedSite
+from .model import RecordEdition
 from .model import Issue, IssueSection, Record, Site
 from .schema import QA, AppointmentEntry, RecordBase
 
@@ -383,3 +384,13 @@ def _review_warnings(site: Site, diags: Diagnostics) -> None:
             topic = sorted(foreign.intersection(meta.topics))[0]
             diags.warning(record.path, record.line("topics"), "topics",
                           f"in the foreign-affairs topic '{topic}' but has no English edition ({record.id}.en.md)")
+
+
+def make_edition(loaded: Loaded, lang: str) -> RecordEdition:
+    meta = loaded.meta
+    if loaded.lang is None:
+        return RecordEdition(lang=lang, path=loaded.path, title=meta.title, summary=meta.summary,
+                             body_html=loaded.body_html, lines=loaded.lines, images=loaded.images)
+    return RecordEdition(lang=lang, path=loaded.path, title=meta.title, summary=meta.summary,
+                         body_html=loaded.body_html, lines=loaded.lines, images=loaded.images,
+                         honorees=meta.honorees, outcome=meta.outcome)

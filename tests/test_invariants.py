@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from htmlcheck import html_files, page_url, resolve, scan, target_file
 
-from gazette.load import read_text, split_front_matter
+from gazette.sources import read_text, split_front_matter
 
 
 def _base(built) -> tuple[str, str]:
