@@ -170,6 +170,9 @@ class Site:
     broken: set[str] = field(default_factory=set)  # ids whose file failed to load
     releases: dict = field(default_factory=dict)  # issue key -> [archive.Version], oldest first
     history: dict = field(default_factory=dict)  # record id -> [archive.HistoryEntry]
+    # public records grouped once, after resolve: kind (topics, tags, issuers,
+    # years, types) -> key -> records, newest first
+    groups: dict = field(default_factory=dict)
     cache: Path | None = None  # rendered PDFs and search bundles (RunSettings.cache_dir, else SITE/.gazette-cache)
 
     def __repr__(self) -> str:

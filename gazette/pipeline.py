@@ -225,8 +225,9 @@ def write_archived_pdfs(site: Site, writer: Writer) -> None:
 
 def write_site(site: Site, writer: Writer, with_pdf: bool = False, with_search: bool = True,
                links: InternalLinks | None = None) -> int:
-    renderer = HtmlRenderer(site, resources.builtin_theme(), pdf=with_pdf, search=with_search)
-    urls = renderer.urls
+    urls = HtmlRenderer.urls_for(site)
+    feed_list = feeds.feeds(site, urls)  # made once: pages link them, write_feeds writes them
+    renderer = HtmlRenderer(site, resources.builtin_theme(), pdf=with_pdf, search=with_search, feed_list=feed_list)
     sitemap_pages: list[Page] = []
     count = 0
     for page in renderer.pages():
@@ -238,7 +239,7 @@ def write_site(site: Site, writer: Writer, with_pdf: bool = False, with_search: 
             sitemap_pages.append(page)
         count += 1
     write_static(site, writer)
-    write_feeds(site, renderer, writer)
+    write_feeds(site, feed_list, urls, writer)
     for record in site.public:
         writer.write(urls.record_json(record.id), data.record_json(record, site, urls))
         files = {att.file for att in record.meta.attachments} | {rel for e in record.editions.values() for rel in e.images}
@@ -251,8 +252,7 @@ def write_site(site: Site, writer: Writer, with_pdf: bool = False, with_search: 
     return count
 
 
-def write_feeds(site: Site, renderer: HtmlRenderer, writer: Writer) -> None:
-    urls = renderer.urls
+def write_feeds(site: Site, feed_list: list, urls, writer: Writer) -> None:
     def issue_pdf(issue, lang):
         """A released issue's current PDF in `lang` (or the site's language): URL and size."""
         versions = site.releases.get(issue.key, [])
@@ -264,12 +264,12 @@ def write_feeds(site: Site, renderer: HtmlRenderer, writer: Writer) -> None:
             return None
         return urls.absolute(urls.issue(issue.key, site.default_lang) + names[0]), (latest.folder / names[0]).stat().st_size
 
-    for feed in renderer.feeds:
+    for feed in feed_list:
         rss, atom = feeds.render(feed, site, urls, issue_pdf)
         writer.write(feed.rss(urls), rss)
         writer.write(feed.atom(urls), atom)
     for lang in site.languages:
-        writer.write(f"{urls.prefix(lang)}feeds/feeds.opml", feeds.opml([f for f in renderer.feeds if f.lang == lang], site, urls, lang))
+        writer.write(f"{urls.prefix(lang)}feeds/feeds.opml", feeds.opml([f for f in feed_list if f.lang == lang], site, urls, lang))
 
 
 def static_sources(site: Site) -> dict[str, Path]:

@@ -86,6 +86,7 @@ def resolve(loaded: LoadedSite, diags: Diagnostics) -> Site:
     _link_relations(loaded, site, diags)
     _check_supersedes_cycles(site, diags)
     site.public = sorted((r for r in site.records.values() if r.public), key=Record.sort_key)
+    site.groups = group_public(site.public)
     _resolve_issues(loaded, site, diags)
     _review_warnings(site, diags)
     return site
@@ -394,3 +395,18 @@ def make_edition(loaded: Loaded, lang: str) -> RecordEdition:
     return RecordEdition(lang=lang, path=loaded.path, title=meta.title, summary=meta.summary,
                          body_html=loaded.body_html, lines=loaded.lines, images=loaded.images,
                          honorees=meta.honorees, outcome=meta.outcome)
+
+
+GROUPINGS = {"topics": lambda r: r.meta.topics, "tags": lambda r: r.meta.tags, "issuers": lambda r: r.meta.issuers,
+             "years": lambda r: [r.year], "types": lambda r: [r.type]}
+
+
+def group_public(public: list[Record]) -> dict[str, dict]:
+    """kind -> key -> public records, newest first (the order of `public`):
+    what listings, feeds and the home page show, grouped once."""
+    groups: dict[str, dict] = {kind: {} for kind in GROUPINGS}
+    for record in public:
+        for kind, keys_of in GROUPINGS.items():
+            for key in dict.fromkeys(keys_of(record)):
+                groups[kind].setdefault(key, []).append(record)
+    return groups

@@ -56,12 +56,7 @@ def feeds(site: Site, urls: Urls) -> list[Feed]:
     """Every feed, in every language where it has at least one record."""
     out = []
     size = site.config.feed_size
-    groups: dict[tuple[str, str], list[Record]] = {}  # one pass; site.public is newest first
-    for record in site.public:
-        for name in ("topics", "tags", "issuers"):
-            for key in dict.fromkeys(_keys(record, name)):
-                groups.setdefault((name, key), []).append(record)
-        groups.setdefault(("types", record.type), []).append(record)
+    groups = {(kind, key): records for kind, by_key in site.groups.items() for key, records in by_key.items()}
     for lang in site.languages:
         def in_lang(records):
             if lang == site.default_lang:

@@ -49,7 +49,9 @@ class HtmlRenderer:
     def urls_for(site: Site) -> Urls:
         return Urls(site.languages, site.config.base_url)
 
-    def __init__(self, site: Site, builtin_theme: Path, pdf: bool = False, search: bool = True):
+    def __init__(self, site: Site, builtin_theme: Path, pdf: bool = False, search: bool = True, feed_list=None):
+        """`feed_list`: the site's feeds (render.feeds.feeds), made once by the
+        pipeline, which also writes them; made here when not given."""
         self.site = site
         self.pdf = pdf
         self.search = search
@@ -59,21 +61,13 @@ class HtmlRenderer:
         self.env.filters["pagefind_text"] = pagefind_text
         from .feeds import feeds as all_feeds
 
-        self.feeds = all_feeds(site, self.urls)
+        self.feeds = feed_list if feed_list is not None else all_feeds(site, self.urls)
         self.feed_of_page = {(f.lang, f.page): f for f in self.feeds}
         self.site_feed = {f.lang: f for f in self.feeds if f.kind == "all"}
-        self._by_topic = self._group(lambda r: r.meta.topics)
-        self._by_tag = self._group(lambda r: r.meta.tags)
-        self._by_issuer = self._group(lambda r: r.meta.issuers)
-        self._by_year = self._group(lambda r: [r.year])
-        self._by_type = self._group(lambda r: [r.type])
+        groups = site.groups
+        self._by_topic, self._by_tag, self._by_issuer = groups["topics"], groups["tags"], groups["issuers"]
+        self._by_year, self._by_type = groups["years"], groups["types"]
 
-    def _group(self, keys_of) -> dict:
-        groups: dict = {}
-        for record in self.site.public:  # already newest first
-            for key in dict.fromkeys(keys_of(record)):
-                groups.setdefault(key, []).append(record)
-        return groups
 
     # ------------------------------------------------------------ helpers
     def context(self, page: Page) -> dict:
