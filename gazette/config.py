@@ -57,3 +57,38 @@ def load_config(root: Path, diags: Diagnostics) -> SiteConfig | None:
         report = lambda where, msg, n=name: diags.error(path, located.line_of((n,)), n, msg)
         setattr(config, name, normalize_local(value, langs[0], langs, report, name))
     return config
+
+
+def reference() -> list[tuple[str, str, str]]:
+    """Every gazette.yaml option as (key, default, meaning), from the schema's
+    own field descriptions: the README's configuration table is this list
+    (tests/test_cli.py checks that they agree)."""
+    from pydantic import BaseModel
+
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(model, prefix: str) -> None:
+        for name, info in model.model_fields.items():
+            key = f"{prefix}{name}"
+            sub = info.annotation if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel) else None
+            if info.is_required():
+                default = "(required)"
+            elif sub is not None:
+                default = ""
+            else:
+                value = info.get_default(call_default_factory=True)
+                if isinstance(value, bool):
+                    value = "true" if value else "false"
+                default = "" if value is None else f"`{value}`" if not isinstance(value, list) else f"`{value!r}`"
+            rows.append((f"`{key}`", default, info.description or ""))
+            if sub is not None:
+                walk(sub, key + ".")
+
+    walk(SiteConfig, "")
+    return rows
+
+
+def reference_table() -> str:
+    lines = ["| key | default | meaning |", "|---|---|---|"]
+    lines += [f"| {k} | {d} | {m} |" for k, d, m in reference()]
+    return "\n".join(lines) + "\n"

@@ -113,30 +113,35 @@ class Model(BaseModel):
 
 # --------------------------------------------------------------- configuration
 class PdfConfig(Model):
-    enabled: bool = True
-    variant: Literal["pdf/a-3b", "pdf/a-2b", "pdf/ua-1", "none"] = "pdf/a-3b"
-    paper: Literal["A4", "A5", "Letter"] = "A4"
+    enabled: bool = Field(default=True, description="render record and issue PDFs (`build --no-pdf` overrides)")
+    variant: Literal["pdf/a-3b", "pdf/a-2b", "pdf/ua-1", "none"] = Field(
+        default="pdf/a-3b", description="`pdf/a-3b`, `pdf/a-2b`, `pdf/ua-1` (tagged, accessible) or `none`")
+    paper: Literal["A4", "A5", "Letter"] = Field(default="A4", description="`A4`, `A5` or `Letter`")
 
 
 class SmtpConfig(Model):
-    host: str = "127.0.0.1"
-    port: int = Field(default=25, ge=1, le=65535)
-    security: Literal["none", "starttls", "ssl"] = "starttls"
-    user: Optional[str] = None
-    password_env: str = "GAZETTE_SMTP_PASSWORD"
-    timeout: float = Field(default=30, gt=0)
+    host: str = Field(default="127.0.0.1", description="the SMTP server")
+    port: int = Field(default=25, ge=1, le=65535, description="its port")
+    security: Literal["none", "starttls", "ssl"] = Field(default="starttls", description="`none`, `starttls` or `ssl`")
+    user: Optional[str] = Field(default=None, description="SMTP user, if the server wants a login")
+    password_env: str = Field(default="GAZETTE_SMTP_PASSWORD",
+                              description="the environment variable that holds the SMTP password (never in a file)")
+    timeout: float = Field(default=30, gt=0, description="seconds to wait for the server")
 
 
 class SubscriptionsConfig(Model):
-    database: str = ".gazette/subscribers.sqlite3"
-    service_url: Optional[str] = None
-    sender: Annotated[str, AfterValidator(_one_line)] = "gazette@localhost"
-    sender_name: Optional[LocalText] = None
-    reply_to: Optional[Email] = None
-    secret_env: str = "GAZETTE_SECRET"
-    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
-    retries: int = Field(default=3, ge=0, le=20)
-    backoff: float = Field(default=1.0, ge=0, le=600)
+    database: str = Field(default=".gazette/subscribers.sqlite3",
+                          description="the subscriber database, relative to the site; never inside the output")
+    service_url: Optional[str] = Field(default=None, description="where `gazette subscriptions serve` is reachable "
+                                       "(the subscribe form and the links in mails point there)")
+    sender: Annotated[str, AfterValidator(_one_line)] = Field(default="gazette@localhost", description="the From address")
+    sender_name: Optional[LocalText] = Field(default=None, description="the From name, per language (default: the title)")
+    reply_to: Optional[Email] = Field(default=None, description="a Reply-To address")
+    secret_env: str = Field(default="GAZETTE_SECRET", description="the environment variable that holds the key "
+                            "signing unsubscribe and preference links (at least 32 characters)")
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig, description="the SMTP server (below)")
+    retries: int = Field(default=3, ge=0, le=20, description="retries per message and run, for temporary failures")
+    backoff: float = Field(default=1.0, ge=0, le=600, description="seconds before the first retry; doubles each time")
 
     @field_validator("service_url")
     @classmethod
@@ -148,22 +153,26 @@ class SubscriptionsConfig(Model):
 
 
 class SearchConfig(Model):
-    enabled: bool = True
+    enabled: bool = Field(default=True, description="build the search index (`build --no-search` overrides)")
 
 
 class SiteConfig(Model):
-    title: LocalText
-    base_url: str
-    languages: list[Annotated[str, BeforeValidator(_pattern(LANG_RE, "language code"))]] = Field(default_factory=lambda: ["zh"], min_length=1)
-    timezone: str = "Asia/Shanghai"
-    publisher: Optional[LocalText] = None
-    theme: Annotated[str, BeforeValidator(_pattern(KEY_RE, "theme name"))] = "default"
-    page_size: int = Field(default=50, ge=5, le=1000)
-    home_latest: int = Field(default=15, ge=1, le=200)
-    pdf: PdfConfig = Field(default_factory=PdfConfig)
-    feed_size: int = Field(default=50, ge=1, le=10000)
-    search: SearchConfig = Field(default_factory=SearchConfig)
-    subscriptions: SubscriptionsConfig = Field(default_factory=SubscriptionsConfig)
+    title: LocalText = Field(description="the gazette's name, per language (required)")
+    base_url: str = Field(description="where the site is published, http(s), may be a sub-path (required)")
+    languages: list[Annotated[str, BeforeValidator(_pattern(LANG_RE, "language code"))]] = Field(
+        default_factory=lambda: ["zh"], min_length=1,
+        description="the first is the language of the originals, at the root; others under /<lang>/")
+    timezone: str = Field(default="Asia/Shanghai", description="IANA zone the build date is taken in")
+    publisher: Optional[LocalText] = Field(default=None, description="the publishing office, per language (footer, feeds)")
+    theme: Annotated[str, BeforeValidator(_pattern(KEY_RE, "theme name"))] = Field(
+        default="default", description="themes/NAME in the site overrides templates and static files")
+    page_size: int = Field(default=50, ge=5, le=1000, description="records per listing page (5-1000)")
+    home_latest: int = Field(default=15, ge=1, le=200, description="latest records on the home page")
+    pdf: PdfConfig = Field(default_factory=PdfConfig, description="PDFs (below)")
+    feed_size: int = Field(default=50, ge=1, le=10000, description="entries per RSS/Atom feed")
+    search: SearchConfig = Field(default_factory=SearchConfig, description="the search index (below)")
+    subscriptions: SubscriptionsConfig = Field(default_factory=SubscriptionsConfig,
+                                               description="email digests and the subscription service (below)")
 
     @field_validator("base_url")
     @classmethod

@@ -290,3 +290,14 @@ def test_check_runs_the_build_a_broken_pdf_template_fails_check_as_it_fails_buil
     assert sorted(p.relative_to(site).as_posix() for p in site.rglob("*")) == before  # and it wrote nothing
     built = CliRunner().invoke(main, ["build", "--site", str(site), "--out", str(tmp_path / "out")])
     assert built.exit_code == 1 and "no_such_variable" in built.output
+
+
+def test_the_readme_configuration_table_is_the_schemas():
+    """Each option is documented on its schema field; the README's table is
+    generated from those descriptions and must stay the same."""
+    from conftest import ROOT
+    from gazette.config import reference, reference_table
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert reference_table() in readme
+    assert all(meaning for _, _, meaning in reference())  # no option without a description
