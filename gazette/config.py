@@ -25,18 +25,6 @@ def build_time(tz_name: str, epoch: str | None = None) -> dt.datetime:
     return dt.datetime.now(tz).replace(microsecond=0)
 
 
-def normalize_local(value, default_lang: str, languages: list[str], report, where):
-    """'' (plain string) -> the default language; unknown languages reported."""
-    if not isinstance(value, dict):
-        return value
-    out = {}
-    for lang, text in value.items():
-        lang = lang or default_lang
-        if lang not in languages:
-            report(where, f"language '{lang}' is not configured in gazette.yaml (languages: {', '.join(languages)})")
-            continue
-        out[lang] = text
-    return out
 
 
 
@@ -48,15 +36,15 @@ def load_config(root: Path, diags: Diagnostics) -> SiteConfig | None:
         diags.error(path, None, None, f"no gazette.yaml in {root} (is this a gazette site? 'gazette init DIR' creates one)")
         return None
     located = read_yaml_file(path, diags)
-    config = validate_file(SiteConfig, located, path, diags) if located else None
-    if config is None:
+    if located is None:
         return None
-    langs = config.languages
-    for name in ("title", "publisher"):
-        value = getattr(config, name)
-        report = lambda where, msg, n=name: diags.error(path, located.line_of((n,)), n, msg)
-        setattr(config, name, normalize_local(value, langs[0], langs, report, name))
-    return config
+    # the file's own languages normalise its multilingual text as it is validated
+    raw = located.data.get("languages") if isinstance(located.data, dict) else None
+    if raw is None:  # not given: the schema's default
+        raw = SiteConfig.model_fields["languages"].get_default(call_default_factory=True)
+    # not a list of codes: that is reported on its own; no language check then
+    languages = raw if isinstance(raw, list) and raw and all(isinstance(x, str) for x in raw) else []
+    return validate_file(SiteConfig, located, path, diags, context={"languages": languages})
 
 
 def reference() -> list[tuple[str, str, str]]:

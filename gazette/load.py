@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from . import markdown, review, safefs, yamlload
-from .config import build_time, load_config, normalize_local
+from .config import build_time, load_config
 from .sources import FileProblem, read_text, read_yaml_file, split_front_matter
 from .validation import schema_problems, unknown_fields, validate_file, validate_yaml
 from .errors import Diagnostics
@@ -233,14 +233,9 @@ def load_taxonomies(root: Path, config: SiteConfig, diags: Diagnostics, site: Lo
                 diags.error(path, line, key, f"'{key}' is not a valid key (lower-case letters, digits and '-')")
                 continue
             sub = yamlload.Located(value, {k[1:]: v for k, v in located.lines.items() if k[:1] == (key,)})
-            entry = validate_file(model, sub, path, diags, field_prefix=key)
-            if entry is None:
-                continue
-            for attr in ("name", "description"):
-                if hasattr(entry, attr):
-                    report = lambda where, msg, a=attr, k=key: diags.error(path, sub.line_of((a,)) or line, f"{k}.{a}", msg)
-                    setattr(entry, attr, normalize_local(getattr(entry, attr), langs[0], langs, report, attr))
-            entries[key] = entry
+            entry = validate_file(model, sub, path, diags, field_prefix=key, context={"languages": langs})
+            if entry is not None:
+                entries[key] = entry
 
 
 def load_issues(root: Path, config: SiteConfig, diags: Diagnostics, site: LoadedSite) -> None:
@@ -256,7 +251,7 @@ def load_issues(root: Path, config: SiteConfig, diags: Diagnostics, site: Loaded
             diags.error(path, None, None, "an issue file must be named YYYY-NN.yaml (e.g. 2024-05.yaml)")
             continue
         located = read_yaml_file(path, diags)
-        issue = validate_file(IssueFile, located, path, diags) if located else None
+        issue = validate_file(IssueFile, located, path, diags, context={"languages": langs}) if located else None
         if issue is None:
             continue
         if issue.year != int(m[1]):
@@ -268,11 +263,6 @@ def load_issues(root: Path, config: SiteConfig, diags: Diagnostics, site: Loaded
         if len(m[2]) > 2 and m[2].startswith("0"):
             diags.error(path, None, None, f"the issue number in {path.name} has extra leading zeros (use {issue.year}-{issue.number:02d}.yaml)")
             continue
-        for i, section in enumerate(issue.sections):
-            report = lambda where, msg, i=i: diags.error(path, located.line_of(("sections", i, "title")), f"sections[{i}].title", msg)
-            section.title = normalize_local(section.title, langs[0], langs, report, "title")
-        if issue.title:
-            issue.title = normalize_local(issue.title, langs[0], langs, lambda w, msg: diags.error(path, located.line_of(("title",)), "title", msg), "title")
         site.issues.append((path, issue, located.lines))
 
 

@@ -11,7 +11,7 @@ import re
 from typing import Annotated, Any, Literal, Optional, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -45,17 +45,25 @@ def _pattern(regex: re.Pattern, what: str):
     return check
 
 
-def _local_text(value: Any) -> dict[str, str]:
-    """A plain string (default language, stored under '') or {lang: text}."""
+def _local_text(value: Any, info: ValidationInfo) -> dict[str, str]:
+    """A plain string (the site's first language) or {lang: text}.  Given the
+    site's languages (validation context "languages"), the text is normalised
+    here: a plain string goes under the first language, and a language the site
+    does not have is an error."""
+    languages = (info.context or {}).get("languages") or []
+    default = languages[0] if languages else ""
     if isinstance(value, str):
         if not value.strip():
             raise ValueError("must not be empty")
-        return {"": value}
+        return {default: value}
     if isinstance(value, dict) and value:
         out = {}
         for lang, text in value.items():
             if not isinstance(text, str) or not text.strip():
                 raise ValueError(f"the {lang!r} text must be a non-empty string")
+            lang = lang or default
+            if languages and lang not in languages:
+                raise ValueError(f"language '{lang}' is not configured in gazette.yaml (languages: {', '.join(languages)})")
             out[lang] = text
         return out
     raise ValueError("expected a string or a mapping {language: text}")
@@ -108,7 +116,8 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow", frozen=False)
+    # validated models are frozen: what a file said is never changed afterwards
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
 
 
 # --------------------------------------------------------------- configuration

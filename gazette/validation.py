@@ -114,12 +114,12 @@ def unknown_fields(model: BaseModel, located: yamlload.Located, path: tuple = ()
     return out
 
 
-def validate_yaml(model_cls, located: yamlload.Located, problems: list, warnings: list):
+def validate_yaml(model_cls, located: yamlload.Located, problems: list, warnings: list, context: dict | None = None):
     if not isinstance(located.data, dict):
         problems.append((located.line_of(()) or 1, None, "expected a YAML mapping of fields"))
         return None
     try:
-        obj = model_cls.model_validate(located.data)
+        obj = model_cls.model_validate(located.data, context=context)
     except ValidationError as exc:
         problems += schema_problems(exc, located)
         known = list(model_cls.model_fields)
@@ -132,10 +132,12 @@ def validate_yaml(model_cls, located: yamlload.Located, problems: list, warnings
     return obj
 
 
-def validate_file(model_cls, located: yamlload.Located, path: Path, diags: Diagnostics, field_prefix: str = ""):
-    """Validate and report every problem and unknown field against `path`."""
+def validate_file(model_cls, located: yamlload.Located, path: Path, diags: Diagnostics, field_prefix: str = "",
+                  context: dict | None = None):
+    """Validate and report every problem and unknown field against `path`.
+    `context`: {"languages": [...]} normalises multilingual text as it is validated."""
     problems, warnings = [], []
-    obj = validate_yaml(model_cls, located, problems, warnings)
+    obj = validate_yaml(model_cls, located, problems, warnings, context)
     for report, items in ((diags.error, problems), (diags.warning, warnings)):
         for line, fld, msg in items:
             name = f"{field_prefix}.{fld}" if field_prefix and fld else (fld or field_prefix or None)

@@ -86,3 +86,17 @@ def test_library_code_reads_no_environment():
             if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"):
                 readers.append(f"{path.relative_to(package)}:{node.lineno}")
     assert not readers, readers
+
+
+def test_validated_models_are_frozen_and_their_text_is_normalised_as_validated():
+    import pydantic
+
+    from gazette.schema import SiteConfig, Topic
+
+    config = SiteConfig.model_validate({"title": "公报", "base_url": "https://example.gov.cn/", "languages": ["zh", "en"]},
+                                       context={"languages": ["zh", "en"]})
+    assert config.title == {"zh": "公报"}  # a plain string is the first language's, at once
+    with pytest.raises(pydantic.ValidationError):
+        config.title = {"zh": "改"}  # what a file said is never changed afterwards
+    with pytest.raises(pydantic.ValidationError, match="language 'fr' is not configured"):
+        Topic.model_validate({"name": {"zh": "主题", "fr": "sujet"}}, context={"languages": ["zh", "en"]})
