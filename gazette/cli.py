@@ -435,20 +435,13 @@ def subscribers():
 def subscribers_add(email, lang, topics, tags, issuers, types, match, new_issues, audiences, site_dir):
     """Add an active subscriber (for addresses that consented elsewhere), or
     enrol an existing one in audiences (--audience)."""
-    from .mail.choose import validate_audiences, validate_scopes
-    from .mail.store import open_store
-    from .mail.store import Scopes, normalize_email
+    from .mail.choose import check_subscriber
+    from .mail.store import Scopes, open_store
 
     site = _site_for_mail(site_dir)
     lang = lang or site.default_lang
-    if lang not in site.languages:
-        raise GazetteError(f"language '{lang}' is not configured (languages: {', '.join(site.languages)})")
-    try:
-        normalize_email(email)
-    except ValueError as exc:
-        raise GazetteError(str(exc)) from None
     scopes = Scopes.of(match=match, issues=new_issues, topics=topics, tags=tags, issuers=issuers, types=types)
-    problems = validate_scopes(site, scopes) + validate_audiences(site, list(audiences))
+    _, problems = check_subscriber(site, email, lang, scopes, list(audiences))
     if problems:
         raise GazetteError("; ".join(problems))
     store = open_store(site)

@@ -5,7 +5,7 @@ import datetime as dt
 
 from ..model import Record, Site
 from ..resolve import is_mailable_targeted
-from .store import SCOPE_KINDS, Scopes, Subscriber
+from .store import SCOPE_KINDS, Scopes, Subscriber, normalize_email
 
 
 def validate_audiences(site: Site, audiences: list[str]) -> list[str]:
@@ -23,6 +23,22 @@ def validate_scopes(site: Site, scopes: Scopes) -> list[str]:
             if key not in known:
                 problems.append(f"unknown {kind[:-1]} '{key}'")
     return problems
+
+
+def check_subscriber(site: Site, email: str, lang: str, scopes: Scopes,
+                     audiences: list[str] = ()) -> tuple[str | None, list[str]]:
+    """The one place a subscriber is checked, for the command line, CSV import
+    and the service alike: -> (the address normalised, or None; problems)."""
+    problems = []
+    try:
+        address, _ = normalize_email(email or "")
+    except ValueError as exc:
+        address = None
+        problems.append(str(exc))
+    if lang not in site.languages:
+        problems.append(f"language '{lang}' is not configured (languages: {', '.join(site.languages)})")
+    problems += validate_scopes(site, scopes) + validate_audiences(site, list(audiences))
+    return address, problems
 
 
 # ------------------------------------------------------------------ choose

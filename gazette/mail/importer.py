@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ..errors import GazetteError
 from ..model import Site
-from .choose import validate_audiences, validate_scopes
-from .store import SCOPE_KINDS, Scopes, Store, normalize_email
+from .choose import check_subscriber
+from .store import SCOPE_KINDS, Scopes, Store
 
 
 @dataclass
@@ -57,15 +57,7 @@ def _import_rows(site: Site, store: Store, rows: list[tuple[int, dict]], when: s
     """All rows or none: any invalid row rolls the whole import back."""
     with store.transaction():
         for line, row in rows:
-            try:
-                email, _ = normalize_email(row.get("email") or "")
-            except ValueError as exc:
-                report.errors.append((line, str(exc)))
-                continue
             lang = (row.get("lang") or site.default_lang).strip()
-            if lang not in site.languages:
-                report.errors.append((line, f"language '{lang}' is not configured"))
-                continue
             try:
                 scopes = Scopes.of(match=(row.get("match") or "any").strip(), issues=_yes(row.get("issues")),
                                    **{k: (row.get(k) or "").split() for k in SCOPE_KINDS})
@@ -73,7 +65,7 @@ def _import_rows(site: Site, store: Store, rows: list[tuple[int, dict]], when: s
                 report.errors.append((line, str(exc)))
                 continue
             audiences = (row.get("audiences") or "").split()
-            problems = validate_scopes(site, scopes) + validate_audiences(site, audiences)
+            email, problems = check_subscriber(site, row.get("email") or "", lang, scopes, audiences)
             if problems:
                 report.errors.append((line, "; ".join(problems)))
                 continue

@@ -32,12 +32,12 @@ from ..model import Site
 from ..pipeline import static_sources
 from ..render.html import HtmlRenderer, Page
 from ..schema import RECORD_TYPES
-from .choose import validate_scopes
+from .choose import check_subscriber
 from .compose import Composer, queue_confirmation
 from .delivery import deliver
 from .store import open_store
 from .tokens import Tokens
-from .store import SCOPE_KINDS, Scopes, normalize_email
+from .store import SCOPE_KINDS, Scopes
 
 CONFIRM_INTERVAL = 600.0  # seconds between two confirmation mails to one address
 POSTS_PER_MINUTE = 20  # per client address
@@ -224,12 +224,8 @@ def subscribe():
 
 def _subscribe_once(svc: Service):
     lang = svc.lang_of(request.form.get("lang"))
-    try:
-        email, _ = normalize_email(request.form.get("email", ""))
-    except ValueError as exc:
-        return svc.bad_input([str(exc)], lang)
     scopes = svc.scopes_from_form(request.form)
-    problems = validate_scopes(svc.site, scopes)
+    email, problems = check_subscriber(svc.site, request.form.get("email", ""), lang, scopes)
     if problems:
         return svc.bad_input(problems, lang)
     with svc.store() as s:
@@ -281,10 +277,10 @@ def manage(svc: Service, s, subscriber, lang: str):
     message = None
     if request.method == "POST":
         scopes = svc.scopes_from_form(request.form)
-        problems = validate_scopes(svc.site, scopes)
+        lang = svc.lang_of(request.form.get("lang"))
+        _, problems = check_subscriber(svc.site, subscriber.email, lang, scopes)
         if problems:
             return svc.bad_input(problems, lang)
-        lang = svc.lang_of(request.form.get("lang"))
         s.set_preferences(subscriber.id, lang, scopes)
         subscriber = s.get(subscriber.id)
         message = svc.say("saved", lang)

@@ -145,7 +145,7 @@ class HtmlRenderer:
                                   "files": files(v.pdfs, f"v{v.number}/")} for v in reversed(versions)]}
         if not self.pdf:
             return {"current": [], "versions": []}
-        names = [f"gazette-{issue.key}{'' if l == site.default_lang else '.' + l}.pdf" for l in site.languages
+        names = [urls.issue_pdf_name(issue.key, l, site.default_lang) for l in site.languages
                  if l == site.default_lang or any(r.has(l) for r in issue.records)]
         return {"current": files(names), "versions": []}
 
