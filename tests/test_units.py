@@ -100,3 +100,18 @@ def test_validated_models_are_frozen_and_their_text_is_normalised_as_validated()
         config.title = {"zh": "改"}  # what a file said is never changed afterwards
     with pytest.raises(pydantic.ValidationError, match="language 'fr' is not configured"):
         Topic.model_validate({"name": {"zh": "主题", "fr": "sujet"}}, context={"languages": ["zh", "en"]})
+
+
+def test_no_function_in_the_package_is_over_60_lines():
+    """A function longer than a screen does more than one job (issue 12)."""
+    import ast
+
+    import gazette
+
+    package = Path(gazette.__file__).parent
+    long = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60:
+                long.append(f"{path.relative_to(package)}:{node.lineno} {node.name}")
+    assert not long, long
