@@ -135,11 +135,15 @@ def new_issue(key: str, site_dir: Path):
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Worker processes for loading and PDFs (default: all cores).")
 @click.option("--pdf/--no-pdf", default=None, help="Render PDFs (default: gazette.yaml pdf.enabled, which defaults to on).")
 @click.option("--search/--no-search", "search_index", default=None, help="Build the Pagefind search index (default: gazette.yaml search.enabled, on).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Render PDFs on the workers of the Dask scheduler at ADDRESS (tcp://host:8786) instead of local "
+                   "processes (overrides pdf.scheduler).  Workers need gazette, WeasyPrint and the CJK fonts "
+                   "installed, no shared disk.")
 @click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path), envvar="GAZETTE_SIGNING_KEY", default=None,
               help="Ed25519 private key (PEM) to sign manifest.json with (writes manifest.sig); also GAZETTE_SIGNING_KEY.  "
                    "It must lie outside the site and the output.  Make one with `gazette keys new`.")
 def build(site_dir: Path, out_dir: Path | None, jobs: int | None, pdf: bool | None, search_index: bool | None,
-          sign_key: Path | None):
+          sign_key: Path | None, scheduler: str | None):
     """Build the site: check everything, then write the website.
 
     Every problem in the content is listed with its file, line and field, and
@@ -156,7 +160,7 @@ def build(site_dir: Path, out_dir: Path | None, jobs: int | None, pdf: bool | No
 
     start = time.perf_counter()
     result = run_build(site_dir, out_dir, workers=jobs, pdf=pdf, with_search=search_index, progress=_progress(),
-                       settings=_settings(),
+                       settings=_settings(), scheduler=scheduler,
                        sign_key=sign_key)
     _print_warnings(result.diagnostics)
     pdfs = f", {result.pdfs_written} PDFs ({result.pdfs_rendered} rendered)" if result.pdfs_written else ""

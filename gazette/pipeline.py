@@ -145,7 +145,7 @@ def search_enabled(site: Site, override: bool | None) -> bool:
 
 def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = None, pdf: bool | None = None,
           with_search: bool | None = None, progress: Progress = NO_PROGRESS, sign_key: Path | None = None,
-          preview: bool = False, settings: RunSettings = RunSettings()) -> BuildResult:
+          preview: bool = False, settings: RunSettings = RunSettings(), scheduler: str | None = None) -> BuildResult:
     """Build the site into out_dir (default SITE/output).  Every build writes
     manifest.json (SHA-256 of every file); with `sign_key` (an Ed25519 private
     key outside the site and the output) also manifest.sig."""
@@ -166,7 +166,8 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
         result.pages = write_site(site, writer, with_pdf, search_enabled(site, with_search), links)
         write_archived_pdfs(site, writer)
         if with_pdf:
-            result.pdfs_rendered, result.pdfs_written = write_pdfs(site, writer, workers, progress)
+            result.pdfs_rendered, result.pdfs_written = write_pdfs(site, writer, workers, progress,
+                                                                   scheduler or site.config.pdf.scheduler)
         if search_enabled(site, with_search):
             result.search = search.index(writer.staging, site, HtmlRenderer.urls_for(site), cache_dir(site), progress)
         for problem in links.problems(set(signing.listing(writer.staging))):
@@ -196,8 +197,9 @@ def pdf_jobs(site: Site, renderer) -> list:
     return jobs
 
 
-def write_pdfs(site: Site, writer: Writer, workers: int | None, progress: Progress = NO_PROGRESS) -> tuple[int, int]:
-    renderer = pdfmod.PdfRenderer(site, resources.builtin_theme(), cache_dir(site), workers, progress)
+def write_pdfs(site: Site, writer: Writer, workers: int | None, progress: Progress = NO_PROGRESS,
+               scheduler: str | None = None) -> tuple[int, int]:
+    renderer = pdfmod.PdfRenderer(site, resources.builtin_theme(), cache_dir(site), workers, progress, scheduler)
     jobs = pdf_jobs(site, renderer)
     for output, cached in sorted(renderer.run(jobs).items()):
         writer.copy(output, cached)

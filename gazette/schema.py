@@ -126,6 +126,15 @@ class PdfConfig(Model):
     variant: Literal["pdf/a-3b", "pdf/a-2b", "pdf/ua-1", "none"] = Field(
         default="pdf/a-3b", description="`pdf/a-3b`, `pdf/a-2b`, `pdf/ua-1` (tagged, accessible) or `none`")
     paper: Literal["A4", "A5", "Letter"] = Field(default="A4", description="`A4`, `A5` or `Letter`")
+    scheduler: Optional[str] = Field(default=None, description="a Dask scheduler (`tcp://host:8786`) to render PDFs on its "
+                                     "workers instead of local processes (`build --scheduler` overrides)")
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler(cls, v):
+        if v is not None and not re.fullmatch(r"(tcp|tls)://[A-Za-z0-9.\-\[\]:]+:\d{1,5}", v):
+            raise ValueError(f"{v!r} is not a Dask scheduler address (tcp://host:port or tls://host:port)")
+        return v
 
 
 class SmtpConfig(Model):

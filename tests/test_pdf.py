@@ -334,3 +334,29 @@ def test_pdfs_state_date_dependent_validity_as_of_a_printed_date_and_english_wor
     english = pypdf.PdfReader(str(v1 / "gazette-2024-04.en.pdf")).pages[0].extract_text()
     assert "Gazette" in english and "Municipal" in english, english
     assert "：" not in "".join(p.extract_text() for p in pypdf.PdfReader(str(v1 / "gazette-2024-04.en.pdf")).pages)
+
+
+def test_pdfs_rendered_on_a_dask_cluster_match_the_local_pool(site_copy, tmp_path):
+    """Two Dask workers (separate processes, no shared cache) render the site's
+    PDFs; they match what the local pool renders."""
+    distributed = pytest.importorskip("distributed")
+    local = build(site_copy, tmp_path / "local", settings=settings(tmp_path / "cache-local"))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=40) as cluster:
+        remote = build(site_copy, tmp_path / "remote", settings=settings(tmp_path / "cache-remote"),
+                       scheduler=cluster.scheduler_address)
+    assert remote.pdfs_rendered == local.pdfs_rendered == 13
+    pdfs = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*.pdf"))
+    assert pdfs == sorted(p.relative_to(tmp_path / "remote") for p in (tmp_path / "remote").rglob("*.pdf"))
+    for rel in pdfs:
+        a, b = tmp_path / "local" / rel, tmp_path / "remote" / rel
+        if a.read_bytes() != b.read_bytes():  # same bytes, or at least the same pages and text
+            assert len(pypdf.PdfReader(str(a)).pages) == len(pypdf.PdfReader(str(b)).pages)
+            assert page_texts(a) == page_texts(b), rel
+
+
+def test_an_unreachable_scheduler_is_a_clear_error_and_publishes_nothing(site_copy, tmp_path):
+    pytest.importorskip("distributed")
+    result = run("build", "--site", site_copy, "--out", tmp_path / "out", "--scheduler", "tcp://127.0.0.1:9")
+    assert result.exit_code == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()

@@ -157,7 +157,7 @@ class PdfCache:
         return pdf
 
 
-def _site_files_fetcher(files: dict[str, str]):
+def _site_files_fetcher(files: dict[str, str | bytes]):
     """WeasyPrint's only source of resources: the files of a record's folder that
     its body shows (`gazette-file:ID/PATH`).  Every other URL (http, file,
     data, a relative URL resolved against base_url) is refused, so rendering a
@@ -169,16 +169,21 @@ def _site_files_fetcher(files: dict[str, str]):
     class SiteFiles(URLFetcher):
         def fetch(self, url, headers=None):
             if url.startswith(markdown.FILE_SCHEME):
-                path = files.get(url[len(markdown.FILE_SCHEME):])
-                if path is not None:
-                    mime = mimetypes.guess_type(path)[0] or "application/octet-stream"
-                    return URLFetcherResponse(url, body=Path(path).read_bytes(), headers={"Content-Type": mime})
+                ref = url[len(markdown.FILE_SCHEME):]
+                found = files.get(ref)
+                if found is not None:  # the file's bytes (a remote worker), or its path (this machine)
+                    mime = mimetypes.guess_type(ref)[0] or "application/octet-stream"
+                    body = found if isinstance(found, bytes) else Path(found).read_bytes()
+                    return URLFetcherResponse(url, body=body, headers={"Content-Type": mime})
             raise ValueError(f"gazette fetches nothing at build time ({url[:120]})")
 
     return SiteFiles(allowed_protocols=())
 
 
-def render_pdf_bytes(html: str, base_url: str, variant: str, files: dict[str, str] | None = None) -> bytes:
+def render_pdf_bytes(html: str, base_url: str, variant: str, files: dict[str, str | bytes] | None = None) -> bytes:
+    """One PDF from its HTML.  Everything it needs comes in the arguments (the
+    images as bytes, for a worker on another machine); nothing is read from the
+    network or, given bytes, from the disk."""
     import weasyprint
 
     document = weasyprint.HTML(string=html, base_url=base_url, url_fetcher=_site_files_fetcher(files or {}))
@@ -192,10 +197,37 @@ def _render_to_cache(job: tuple) -> str:
     return key
 
 
+def _render_remote(job: tuple) -> tuple[str, bytes]:
+    """On a Dask worker: -> (cache key, PDF bytes); the cache stays on the
+    machine that builds, so workers need no shared disk."""
+    key, html, base_url, variant, files = job
+    return key, render_pdf_bytes(html, base_url, variant, files)
+
+
+def dask_executor(address: str):
+    """A concurrent.futures executor on the Dask scheduler at `address`
+    (tcp://host:8786).  A worker that dies mid-job has its job run elsewhere
+    (Dask reschedules it); nothing is published until every PDF is back."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise GazetteError("rendering PDFs on a Dask cluster needs the distributed package: "
+                           "pip install 'gazette[dask]'") from None
+    try:
+        client = Client(address, timeout="20s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise GazetteError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    return client, client.get_executor(pure=False, retries=3)
+
+
 # ---------------------------------------------------------------- renderer
 class PdfRenderer:
     def __init__(self, site: Site, builtin_theme: Path, cache_dir: Path, workers: int | None = None,
-                 progress: Progress = NO_PROGRESS):
+                 progress: Progress = NO_PROGRESS, scheduler: str | None = None):
+        """`scheduler`: a Dask scheduler's address (pdf.scheduler, build
+        --scheduler); PDFs are then rendered on its workers, else in local
+        worker processes."""
+        self.scheduler = scheduler
         self.site = site
         self.urls = Urls(site.languages, site.config.base_url)
         self.variant = site.config.pdf.variant
@@ -281,7 +313,9 @@ class PdfRenderer:
             if job.key not in todo and self.cache.get(job.key) is None:
                 todo[job.key] = (job.key, job.html, self.site.config.base_url, self.variant, str(self.cache.folder),
                                  files[id(job)])
-        if todo:
+        if todo and self.scheduler:
+            self._run_on_cluster(list(todo.values()))
+        elif todo:
             work = list(todo.values())
             with self.progress.task("rendering PDFs", len(work), "PDFs") as task:
                 if self.workers > 1 and len(work) > 1:
@@ -300,6 +334,23 @@ class PdfRenderer:
                 raise GazetteError(f"the PDF for {job.output} could not be rendered into the cache {self.cache.folder}")
             out[job.output] = path
         return out
+
+    def _run_on_cluster(self, work: list[tuple]) -> None:
+        """Each job goes out with its HTML and the bytes of the images it shows;
+        each PDF comes back as bytes and goes into the local cache."""
+        client, executor = dask_executor(self.scheduler)
+        try:
+            jobs = [(key, html, base_url, variant, {ref: Path(path).read_bytes() for ref, path in files.items()})
+                    for key, html, base_url, variant, _folder, files in work]
+            with self.progress.task("rendering PDFs on the cluster", len(jobs), "PDFs") as task:
+                for key, data in executor.map(_render_remote, jobs):
+                    if not data.startswith(b"%PDF-"):
+                        raise GazetteError(f"a Dask worker returned something that is not a PDF for {key}")
+                    self.cache.put(key, data)
+                    task.advance()
+        finally:
+            client.close()
+        self.rendered += len(work)
 
     def render_now(self, html: str) -> bytes:
         """Render one PDF (through the cache) and return its bytes."""
