@@ -135,7 +135,7 @@ def new_issue(key: str, site_dir: Path):
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Worker processes for loading and PDFs (default: all cores).")
 @click.option("--pdf/--no-pdf", default=None, help="Render PDFs (default: gazette.yaml pdf.enabled, which defaults to on).")
 @click.option("--search/--no-search", "search_index", default=None, help="Build the Pagefind search index (default: gazette.yaml search.enabled, on).")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
+@click.option("--scheduler", default=None, metavar="ADDRESS", callback=lambda ctx, param, value: _scheduler(value),
               help="Render PDFs on the workers of the Dask scheduler at ADDRESS (tcp://host:8786) instead of local "
                    "processes (overrides pdf.scheduler).  Workers need gazette, WeasyPrint and the CJK fonts "
                    "installed, no shared disk.")
@@ -375,6 +375,15 @@ def issue_withdraw(key: str, record_id: str, reason: str, site_dir: Path):
 
 
 # ---------------------------------------------------------------- subscriptions
+def _scheduler(value):
+    from .schema import scheduler_address
+
+    try:
+        return None if value is None else scheduler_address(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _settings():
     """The environment, read here once for the library (which reads none)."""
     from .model import RunSettings

@@ -110,7 +110,6 @@ STRINGS: dict[str, dict[str, str]] = {
                                 "and is no longer public. Reason: {reason}"},
     "withdrawn_version": {"zh": "此版本载有已撤回的文件，已由最新版本替换。", "en": "This version contained a withdrawn document and has been replaced by the current version."},
     "download_pdf": {"zh": "下载PDF", "en": "Download PDF"},
-    "pdf_of_issue": {"zh": "本期PDF", "en": "PDF of this issue"},
     "versions": {"zh": "版本", "en": "Versions"},
     "released_on": {"zh": "发布于 {date}", "en": "released {date}"},
     "current_version": {"zh": "当前版本", "en": "current version"},

@@ -132,9 +132,15 @@ class PdfConfig(Model):
     @field_validator("scheduler")
     @classmethod
     def _scheduler(cls, v):
-        if v is not None and not re.fullmatch(r"(tcp|tls)://[A-Za-z0-9.\-\[\]:]+:\d{1,5}", v):
-            raise ValueError(f"{v!r} is not a Dask scheduler address (tcp://host:port or tls://host:port)")
-        return v
+        return None if v is None else scheduler_address(v)
+
+
+def scheduler_address(value: str) -> str:
+    """A Dask scheduler's address, tcp://host:port or tls://host:port (gazette.yaml
+    pdf.scheduler and build --scheduler)."""
+    if not isinstance(value, str) or not re.fullmatch(r"(tcp|tls)://[A-Za-z0-9.\-\[\]:]+:\d{1,5}", value):
+        raise ValueError(f"{value!r} is not a Dask scheduler address (tcp://host:port or tls://host:port)")
+    return value
 
 
 class SmtpConfig(Model):

@@ -699,6 +699,8 @@ def test_a_long_subject_folds_between_words_never_before_the_first():
     assert subject.startswith(b" Shanghai Municipal"), subject
     assert msg["Subject"].endswith(": 12 new documents")
     assert i18n.t("digest_subject", "en", title="T", n=1) == "T: 1 new document"
+    from gazette.mail.compose import _phrase
+    assert _phrase('Sample\r\nBcc: x "City"') == '"Sample Bcc: x \\"City\\""'  # one line, quotes escaped
     assert i18n.t("records_count", "en", n=1) == "1 document" and i18n.t("days_left", "en", n=1) == "1 day left"
 
 

@@ -360,3 +360,5 @@ def test_an_unreachable_scheduler_is_a_clear_error_and_publishes_nothing(site_co
     result = run("build", "--site", site_copy, "--out", tmp_path / "out", "--scheduler", "tcp://127.0.0.1:9")
     assert result.exit_code == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+    bad = run("build", "--site", site_copy, "--out", tmp_path / "out", "--scheduler", "localhost")
+    assert bad.exit_code == 2 and "not a Dask scheduler address" in bad.output and not (tmp_path / "out").exists()

@@ -211,6 +211,7 @@ _SMTPUTF8 = _ListHeadersPolicy(linesep="\r\n", utf8=True)
 def _phrase(text: str) -> str:
     """A display phrase for a structured header: RFC 2047 encoded-words when not
     ASCII (folded with CRLF SP between words), else a quoted string."""
+    text = " ".join(text.split())  # one line: a header phrase never holds a line break
     if text.isascii():
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return email.header.Header(text, "utf-8", maxlinelen=76).encode(linesep="\r\n")

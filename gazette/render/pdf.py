@@ -215,8 +215,8 @@ def dask_executor(address: str):
                            "pip install 'gazette[dask]'") from None
     try:
         client = Client(address, timeout="20s", set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise GazetteError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    except Exception as exc:  # distributed raises OSError, TimeoutError or its own kinds when it cannot connect
+        raise GazetteError(f"cannot reach the Dask scheduler at {address}: {exc or type(exc).__name__}") from None
     return client, client.get_executor(pure=False, retries=3)
 
 
