@@ -142,8 +142,10 @@ def new_issue(key: str, site_dir: Path):
 @click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path), envvar="GAZETTE_SIGNING_KEY", default=None,
               help="Ed25519 private key (PEM) to sign manifest.json with (writes manifest.sig); also GAZETTE_SIGNING_KEY.  "
                    "It must lie outside the site and the output.  Make one with `gazette keys new`.")
+@click.option("--clean", is_flag=True, help="Build everything anew: use nothing from the build cache or the last output "
+                                            "(the result is the same, byte for byte).")
 def build(site_dir: Path, out_dir: Path | None, jobs: int | None, pdf: bool | None, search_index: bool | None,
-          sign_key: Path | None, scheduler: str | None):
+          sign_key: Path | None, scheduler: str | None, clean: bool):
     """Build the site: check everything, then write the website.
 
     Every problem in the content is listed with its file, line and field, and
@@ -151,23 +153,49 @@ def build(site_dir: Path, out_dir: Path | None, jobs: int | None, pdf: bool | No
     atomically, so a failed build leaves the previous output in place.  Set
     SOURCE_DATE_EPOCH for a reproducible build date.
 
+    Builds are incremental: a record file, page, data file or feed whose
+    inputs did not change since the last build is taken from the build cache
+    (SITE/.gazette-cache, or GAZETTE_CACHE_DIR) and the last output, and the
+    result is the same, byte for byte, as a clean build's (--clean).
+
     PDFs (one per record and English edition, one per issue) are rendered in
-    parallel and cached in SITE/.gazette-cache: a PDF whose inputs did not
-    change is not rendered again.  Released issues are copied from archive/
-    after checking them against their manifests.
+    parallel and cached: a PDF whose inputs did not change is not rendered
+    again.  Released issues are copied from archive/ after checking them
+    against their manifests.
     """
     from .pipeline import build as run_build
 
     start = time.perf_counter()
     result = run_build(site_dir, out_dir, workers=jobs, pdf=pdf, with_search=search_index, progress=_progress(),
                        settings=_settings(), scheduler=scheduler,
-                       sign_key=sign_key)
+                       sign_key=sign_key, clean=clean)
+    if result.up_to_date is not None:
+        _print_up_to_date(result.up_to_date, result.out_dir, time.perf_counter() - start)
+        return
     _print_warnings(result.diagnostics)
     pdfs = f", {result.pdfs_written} PDFs ({result.pdfs_rendered} rendered)" if result.pdfs_written else ""
     held = _held_back(result.site)
-    click.echo(f"built {_n(len(result.site.public), 'public record')}{held}: {result.pages} pages, {result.files} files{pdfs} "
+    reused = f" ({result.reused} unchanged, from the last build)" if result.reused else ""
+    click.echo(f"built {_n(len(result.site.public), 'public record')}{held}: {result.pages} pages, {result.files} files{reused}{pdfs} "
                f"in {result.out_dir} ({time.perf_counter() - start:.1f} s)")
     _print_held_back(result.site)
+
+
+def _print_up_to_date(report: dict, out_dir: Path, seconds: float) -> None:
+    """Nothing changed since the last build: what it said, again."""
+    from .errors import Diagnostic, WARNING
+
+    diags = Diagnostics()
+    diags.items = [Diagnostic(*w, severity=WARNING) for w in report.get("warnings", [])]
+    _print_warnings(diags)
+    held = report.get("held_back", [])
+    held_note = f" ({len(held)} held back, listed below)" if held else ""
+    written, rendered = report.get("pdfs", (0, 0))
+    pdfs = f", {written} PDFs" if written else ""
+    click.echo(f"up to date: nothing changed since the last build of {_n(report.get('records', 0), 'public record')}{held_note}: "
+               f"{report.get('pages', 0)} pages, {report.get('files', 0)} files{pdfs} in {out_dir} ({seconds:.1f} s)")
+    for rid, path, reason in held:
+        click.echo(f"  held back: {rid} ({path}): {reason}")
 
 
 def _held_back(site) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import hashlib
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
@@ -16,6 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from . import markdown, review, safefs, yamlload
+from .buildcache import LoadCache, file_key
 from .config import build_time, load_config
 from .sources import FileProblem, read_text, read_yaml_file, split_front_matter
 from .validation import schema_problems, unknown_fields, validate_file, validate_yaml
@@ -42,6 +44,7 @@ class Loaded:
     problems: list = field(default_factory=list)  # (line, field, message)
     warnings: list = field(default_factory=list)
     pii: list = field(default_factory=list)  # (line, text, kind), before pii_allow
+    sha256: str = ""  # of the file's bytes, as loaded
 
 
 _ORIGINAL_ONLY = set(RECORD_MODELS["policy"].model_fields) | {
@@ -77,13 +80,19 @@ def _validate_original(data: dict, located: yamlload.Located, stem_id: str, out:
     return meta, False
 
 
-def load_record_file(path: Path, stem_id: str, lang: str | None) -> Loaded:
+def load_record_file(path: Path, stem_id: str, lang: str | None, data: bytes | None = None) -> Loaded:
     out = Loaded(path=path, id=stem_id, lang=lang)
     try:
-        text = read_text(path)
+        if data is None:
+            data = path.read_bytes()
+        out.sha256 = hashlib.sha256(data).hexdigest()
+        text = read_text(path, data)
         out.pii = review.find_pii(text)
         front, body, _ = split_front_matter(text)
         located = yamlload.load(front, line_offset=1)
+    except OSError as e:
+        out.problems.append((None, None, f"cannot be read: {e.strerror or e}"))
+        return out
     except FileProblem as p:
         out.problems.append((p.line, p.field, p.message))
         return out
@@ -158,18 +167,39 @@ def _line_of(lines: list[str], needle: str) -> int | None:
     return None
 
 
-def _load_many(jobs: list[tuple[Path, str, str | None]], workers: int, progress: Progress) -> list[Loaded]:
-    out: list[Loaded] = []
+def _load_many(jobs: list[tuple[Path, str, str | None]], workers: int, progress: Progress,
+               cache: LoadCache | None = None) -> list[Loaded]:
+    """Load every record file: from the cache where its bytes are unchanged,
+    the rest in worker processes on a large site.  In the order of `jobs`."""
+    cache = cache if cache is not None else LoadCache(None)
+    out: list[Loaded | None] = [None] * len(jobs)
+    todo: list[tuple[int, str, tuple]] = []
     with progress.task("loading records", len(jobs), "files") as task:
-        if workers > 1 and len(jobs) >= PARALLEL_THRESHOLD:
-            chunk = max(16, len(jobs) // (workers * 8))
+        for i, (path, rid, lang) in enumerate(jobs):
+            try:
+                data = path.read_bytes()
+            except OSError:
+                out[i] = load_record_file(path, rid, lang)  # says why, in its words
+                task.advance()
+                continue
+            key = file_key(path, data)
+            cached = cache.get(key)
+            if isinstance(cached, Loaded) and cached.path == path and cached.lang == lang and cached.id == rid:
+                out[i] = cached
+                task.advance()
+            else:
+                todo.append((i, key, (path, rid, lang, data)))
+        if workers > 1 and len(todo) >= PARALLEL_THRESHOLD:
+            chunk = max(16, len(todo) // (workers * 8))
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                for loaded in pool.map(_load_job, jobs, chunksize=chunk):
-                    out.append(loaded)
+                for (i, key, _), loaded in zip(todo, pool.map(_load_job, [job for _, _, job in todo], chunksize=chunk)):
+                    out[i] = loaded
+                    cache.put(key, loaded)
                     task.advance()
         else:
-            for job in jobs:
-                out.append(_load_job(job))
+            for i, key, job in todo:
+                out[i] = _load_job(job)
+                cache.put(key, out[i])
                 task.advance()
     return out
 
@@ -267,7 +297,7 @@ def load_issues(root: Path, config: SiteConfig, diags: Diagnostics, site: Loaded
 
 
 def load_records(root: Path, config: SiteConfig, diags: Diagnostics, site: LoadedSite, workers: int,
-                 progress: Progress) -> None:
+                 progress: Progress, cache: LoadCache | None = None) -> None:
     records_dir = root / "content" / "records"
     jobs = []
     langs = config.languages
@@ -285,7 +315,7 @@ def load_records(root: Path, config: SiteConfig, diags: Diagnostics, site: Loade
                 diags.error(path, None, None, f"'{lang}' is the language of the originals; the original is {rid}.md")
                 continue
         jobs.append((path, rid, lang or None))
-    for loaded in _load_many(jobs, workers, progress):
+    for loaded in _load_many(jobs, workers, progress, cache):
         for line, fld, msg in loaded.problems:
             diags.error(loaded.path, line, fld, msg)
         for line, fld, msg in loaded.warnings:
@@ -311,7 +341,9 @@ def check_links(root: Path, config: SiteConfig, diags: Diagnostics) -> None:
 
 
 def load_site(root: Path, diags: Diagnostics, workers: int | None = None, progress: Progress = NO_PROGRESS,
-              epoch: str | None = None) -> LoadedSite:
+              epoch: str | None = None, cache: LoadCache | None = None) -> LoadedSite:
+    """`cache`: record files loaded by an earlier build (buildcache.LoadCache);
+    a file whose bytes are unchanged is taken from it."""
     root = Path(root)
     config = load_config(root, diags)
     site = LoadedSite(root=root, config=config, build_time=None)
@@ -335,7 +367,7 @@ def load_site(root: Path, diags: Diagnostics, workers: int | None = None, progre
         return site
     load_taxonomies(root, config, diags, site)
     load_issues(root, config, diags, site)
-    load_records(root, config, diags, site, workers, progress)
+    load_records(root, config, diags, site, workers, progress, cache)
     return site
 
 

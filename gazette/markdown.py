@@ -1,6 +1,7 @@
 """Markdown to safe HTML.
 
-CommonMark with tables (markdown-it-py).  Two gazette-specific rules:
+CommonMark with tables (cmark-gfm, GitHub's C implementation, through
+cmarkgfm).  Two gazette-specific rules, applied to its HTML:
 
 * a soft line break between two CJK characters renders as nothing (in CJK
   text a newline in the source is not a word space);
@@ -17,7 +18,8 @@ import unicodedata
 from dataclasses import dataclass, field
 
 import nh3
-from markdown_it import MarkdownIt
+import cmarkgfm
+from cmarkgfm import cmark
 
 _ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "col", "colgroup", "dd", "del",
@@ -40,62 +42,39 @@ _URL_SCHEMES = {"http", "https", "mailto", "tel"}
 _ALLOWED_STYLES = {"text-align"}
 
 
-def _is_cjk(ch: str) -> bool:
-    if not ch:
-        return False
-    o = ord(ch)
-    return (
-        0x2E80 <= o <= 0x9FFF  # radicals, kana, CJK symbols & punctuation, unified ideographs
-        or 0xAC00 <= o <= 0xD7AF  # Hangul
-        or 0xF900 <= o <= 0xFAFF
-        or 0xFE30 <= o <= 0xFE4F
-        or 0xFF00 <= o <= 0xFFEF  # full-width forms
-        or 0x20000 <= o <= 0x3FFFF
-    )
+_CJK = ("\u2e80-\u9fff"  # radicals, kana, CJK symbols & punctuation, unified ideographs
+        "\uac00-\ud7af"  # Hangul
+        "\uf900-\ufaff\ufe30-\ufe4f"
+        "\uff00-\uffef"  # full-width forms
+        "\U00020000-\U0003ffff")
+_INLINE_TAGS = r"(?:</?(?:a|em|strong|code|img|del|s|span|sub|sup|b|i|u|mark|small)\b[^>]*>)*"
+# a soft line break (cmark writes "\n") between two CJK characters, inline tags
+# either side; not a newline inside <pre> (those are split out first)
+_CJK_SOFTBREAK_RE = re.compile(f"([{_CJK}]{_INLINE_TAGS})\n(?=(?:{_INLINE_TAGS})[{_CJK}])")
+_PRE_RE = re.compile(r"(<pre\b.*?</pre>)", re.S)
+_HEADING_RE = re.compile(r"<(/?)h([1-6])\b")
+_ALIGN_RE = re.compile(r'<(th|td) align="(left|right|center)"')
+_CMARK_OPTIONS = cmark.Options.CMARK_OPT_UNSAFE  # raw HTML is kept here and sanitised after
 
 
-def _cjk_softbreaks(state) -> None:
-    for token in state.tokens:
-        if token.type != "inline" or not token.children:
-            continue
-        children = token.children
-        for i, child in enumerate(children):
-            if child.type != "softbreak":
-                continue
-            before = _edge_text(children, i, -1)
-            after = _edge_text(children, i, +1)
-            if _is_cjk(before) and _is_cjk(after):
-                child.type = "text"
-                child.content = ""
+def _cjk_softbreaks(html: str) -> str:
+    """In CJK text a newline in the source is not a word space: a soft line
+    break between two CJK characters renders as nothing."""
+    if "\n" not in html:
+        return html
+    parts = _PRE_RE.split(html)
+    return "".join(part if i % 2 else _CJK_SOFTBREAK_RE.sub(r"\1", part) for i, part in enumerate(parts))
 
 
-def _edge_text(children, i: int, step: int) -> str:
-    j = i + step
-    while 0 <= j < len(children):
-        tok = children[j]
-        if tok.type in ("text", "code_inline") and tok.content:
-            return tok.content[-1] if step < 0 else tok.content[0]
-        if tok.type in ("softbreak", "hardbreak"):
-            return ""
-        j += step
-    return ""
+def _shift_headings(html: str) -> str:
+    """The record title is the page's only <h1>: headings move down one level."""
+    return _HEADING_RE.sub(lambda m: f"<{m[1]}h{min(int(m[2]) + 1, 6)}", html)
 
 
-def _shift_headings(state) -> None:
-    for token in state.tokens:
-        if token.type in ("heading_open", "heading_close"):
-            level = min(int(token.tag[1]) + 1, 6)
-            token.tag = f"h{level}"
-
-
-def _make_parser() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False}).enable("table")
-    md.core.ruler.push("cjk_softbreaks", _cjk_softbreaks)
-    md.core.ruler.push("shift_headings", _shift_headings)
-    return md
-
-
-_PARSER = _make_parser()
+def _commonmark(text: str) -> str:
+    """CommonMark with tables (cmark-gfm), then the two gazette rules."""
+    html = cmarkgfm.markdown_to_html_with_extensions(text, options=_CMARK_OPTIONS, extensions=["table"])
+    return _ALIGN_RE.sub(r'<\1 style="text-align:\2"', _shift_headings(_cjk_softbreaks(html)))
 
 
 def sanitize(html: str) -> str:
@@ -160,7 +139,7 @@ def render(text: str, record_id: str | None = None, refs: ImageRefs | None = Non
     if not text or not text.strip():
         return ""
     refs = refs if refs is not None else ImageRefs()
-    return _local_images(sanitize(_PARSER.render(text)), record_id, refs)
+    return _local_images(sanitize(_commonmark(text)), record_id, refs)
 
 
 _FILE_IMG_RE = re.compile(r'<img\b[^>]*\bsrc="' + re.escape(FILE_SCHEME) + r'[^"]*"[^>]*>')
@@ -198,6 +177,9 @@ def plain_text(html: str, limit: int | None = None) -> str:
     return text
 
 
+_HALF_WIDTH = {o: unicodedata.normalize("NFKC", chr(o)) for o in range(0xFF01, 0xFF5F)}
+
+
 def normalize_width(text: str) -> str:
     """Full-width ASCII forms to half-width, one character for one."""
-    return "".join(unicodedata.normalize("NFKC", c) if 0xFF01 <= ord(c) <= 0xFF5E else c for c in text)
+    return text.translate(_HALF_WIDTH)

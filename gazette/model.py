@@ -52,6 +52,7 @@ class Record:
     interprets: "Record | None" = None
     faq_of: "Record | None" = None
     issue: "Issue | None" = None
+    digest: str = ""  # of its files and whether it is public (keys.record_digest): what incremental builds compare
 
     @property
     def type(self) -> str:
@@ -148,6 +149,7 @@ class Issue:
     sections: list[IssueSection]
     path: Path
     title: dict | None = None
+    digest: str = ""  # its key and its records' digests (keys.issue_digest)
 
     def __repr__(self) -> str:
         return f"<Issue {self.key}>"

@@ -13,19 +13,22 @@ from . import __version__, archive, resources, search, signing
 from .errors import Diagnostics, GazetteError, stop_on_errors
 from .load import load_site
 from .sources import read_text
+from .buildcache import BuildState, LoadCache, listing_of
+from .keys import digest_of, inputs_digest, neighbours, site_digest
 from .model import RunSettings, Site
 from .progress import NO_PROGRESS, Progress
 from .render import data, feeds
 from .render import pdf as pdfmod
-from .render.html import HtmlRenderer, Page
+from .render.batch import Reuse, render_pages
+from .render.html import HtmlRenderer
 from .render.linkcheck import InternalLinks
 from .resolve import resolve
-from .writer import NullWriter, Writer
+from .writer import MARKER, NullWriter, Writer
 
 
 @dataclass
 class BuildResult:
-    site: Site
+    site: Site | None
     diagnostics: Diagnostics
     pages: int = 0
     files: int = 0
@@ -34,6 +37,8 @@ class BuildResult:
     pdfs_written: int = 0
     search: dict | None = None  # year -> 'indexed' | 'cached'
     links: list | None = None  # check --links: links that are broken or need attention
+    reused: int = 0  # files taken from the last output (incremental build)
+    up_to_date: dict | None = None  # nothing changed since the last build: its report (no site loaded)
 
 
 def cache_dir(site: Site) -> Path:
@@ -54,14 +59,26 @@ def check_glyphs(site: Site, diags: Diagnostics, fonts: pdfmod.Fonts, read_only:
                 diags.warning(edition.path, line, None, f"no installed font has a glyph for '{ch}' (U+{ord(ch):04X}); the PDF would show a box")
 
 
+def default_cache(site_dir: Path, settings: RunSettings) -> Path:
+    return settings.cache_dir or Path(site_dir) / ".gazette-cache"
+
+
 def load_and_resolve(site_dir: Path, workers: int | None = None, pdf: bool | None = None,
                      revising: bool = False, read_only: bool = False, preview: bool = False,
-                     progress: Progress = NO_PROGRESS, settings: RunSettings = RunSettings()) -> tuple[Site, Diagnostics]:
+                     progress: Progress = NO_PROGRESS, settings: RunSettings = RunSettings(),
+                     clean: bool = False, save_cache: bool = False) -> tuple[Site, Diagnostics]:
     """Load and check a site.  `revising`: changes to released issues are what a
     revision is for, so they are not errors (tampering still is).  `read_only`:
-    write nothing, not even to caches (for `check`)."""
+    write nothing, not even to caches (for `check`).  Record files whose bytes
+    did not change since the last build come from the load cache, unless
+    `clean`; `save_cache` (a build) keeps this run's for the next."""
     diags = Diagnostics(root=Path(site_dir))
-    loaded = load_site(Path(site_dir), diags, workers=workers, progress=progress, epoch=settings.source_date_epoch)
+    cache = LoadCache(None if clean else default_cache(site_dir, settings))
+    loaded = load_site(Path(site_dir), diags, workers=workers, progress=progress, epoch=settings.source_date_epoch,
+                       cache=cache)
+    if save_cache and not read_only:
+        cache.folder = default_cache(site_dir, settings) / "load"
+        cache.save()
     if loaded.config is None or loaded.build_time is None:
         stop_on_errors(diags, "loading the site")
     # Resolve even after load errors, so one run reports every problem;
@@ -145,43 +162,119 @@ def search_enabled(site: Site, override: bool | None) -> bool:
 
 def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = None, pdf: bool | None = None,
           with_search: bool | None = None, progress: Progress = NO_PROGRESS, sign_key: Path | None = None,
-          preview: bool = False, settings: RunSettings = RunSettings(), scheduler: str | None = None) -> BuildResult:
+          preview: bool = False, settings: RunSettings = RunSettings(), scheduler: str | None = None,
+          clean: bool = False) -> BuildResult:
     """Build the site into out_dir (default SITE/output).  Every build writes
     manifest.json (SHA-256 of every file); with `sign_key` (an Ed25519 private
-    key outside the site and the output) also manifest.sig."""
+    key outside the site and the output) also manifest.sig.
+
+    Incremental: record files, pages, data files and feeds whose inputs did
+    not change since the last build into out_dir are taken from the build
+    cache and the last output (keys.py says what each key covers); the output
+    is the same, byte for byte, as a clean build's.  `clean`: use no cache."""
     site_dir = Path(site_dir)
     out_dir = Path(out_dir) if out_dir else site_dir / "output"
     Writer(out_dir).recover()  # even when this build fails, the last good output stays in place
     private_key = signing.load_private_key(sign_key, [site_dir, out_dir]) if sign_key else None
-    site, diags = load_and_resolve(site_dir, workers, pdf, preview=preview, progress=progress, settings=settings)
-    writer = Writer(out_dir, sources=[site_dir, resources.builtin_theme(), cache_dir(site)])
+    inputs = None
+    if sign_key is None and settings.source_date_epoch:
+        inputs = inputs_digest(site_dir, resources.builtin_theme(), out_dir, settings.source_date_epoch,
+                               {"pdf": pdf, "search": with_search, "preview": preview}, _tool_versions(pdf, with_search))
+        report = None if clean else _up_to_date(site_dir, out_dir, settings, inputs)
+        if report is not None:
+            return BuildResult(site=None, diagnostics=Diagnostics(root=site_dir), out_dir=Path(out_dir).resolve(),
+                               up_to_date=report)
+    site, diags = load_and_resolve(site_dir, workers, pdf, preview=preview, progress=progress, settings=settings,
+                                   clean=clean, save_cache=True)
+    previous = None if clean else BuildState.load(cache_dir(site), out_dir)
+    writer = Writer(out_dir, sources=[site_dir, resources.builtin_theme(), cache_dir(site)], previous=previous)
     from .mail.store import database_path
 
     writer.check_target(site_dir, keep=[database_path(site), site_dir / "archive", cache_dir(site)])
     writer.open()
     result = BuildResult(site=site, diagnostics=diags, out_dir=writer.out_dir)
     links = InternalLinks()
+    with_pdf, with_search = pdf_enabled(site, pdf), search_enabled(site, with_search)
+    site_key = site_digest(site, resources.builtin_theme(), {"pdf": with_pdf, "search": with_search, "preview": preview})
     try:
-        with_pdf = pdf_enabled(site, pdf)
-        result.pages = write_site(site, writer, with_pdf, search_enabled(site, with_search), links)
+        result.pages = write_site(site, writer, with_pdf, with_search, links, workers, site_key)
         write_archived_pdfs(site, writer)
         if with_pdf:
             result.pdfs_rendered, result.pdfs_written = write_pdfs(site, writer, workers, progress,
                                                                    scheduler or site.config.pdf.scheduler)
-        if search_enabled(site, with_search):
+        if with_search:
             result.search = search.index(writer.staging, site, HtmlRenderer.urls_for(site), cache_dir(site), progress)
-        for problem in links.problems(set(signing.listing(writer.staging))):
+        present = signing.files_in(writer.staging)
+        for problem in links.problems(set(present)):
             diags.warning(None, None, None, f"internal link: {problem}")
-        manifest = signing.manifest_bytes(writer.staging, __version__)
+        manifest = signing.manifest_bytes(writer.staging, __version__, writer.hashes, present)
         writer.write(signing.MANIFEST, manifest)
         if private_key is not None:
             writer.write(signing.SIGNATURE, signing.sign(manifest, private_key))
+        BuildState.forget(cache_dir(site), out_dir)  # until the new state is saved, reuse nothing
         writer.commit()
     except BaseException:
         writer.abort()
         raise
     result.files = len(writer.written)
+    result.reused = len(writer.linked)
+    _remember(writer, result, inputs, links, site_key)
     return result
+
+
+def _up_to_date(site_dir: Path, out_dir: Path, settings: RunSettings, inputs: str) -> dict | None:
+    """The last build's report, when it had the same inputs and left an output
+    nobody touched since (and no staging folder of gazette's is left over)."""
+    last = BuildState.load(default_cache(site_dir, settings), out_dir)
+    if last.inputs != inputs or not last.untouched(out_dir):
+        return None
+    leftover = Writer(out_dir).staging
+    if leftover.exists():
+        if not (leftover / MARKER).is_file():
+            return None  # the full path refuses it, with a message
+        Writer(out_dir).abort()
+    return last.extra.get("report", {})
+
+
+def _remember(writer: Writer, result: BuildResult, inputs: str | None, links: InternalLinks, site_key: str) -> None:
+    """What the next build reuses: every file written, with its key; the
+    pages' links; the output's listing and this build's report."""
+    state = writer.state()
+    state.inputs = inputs or ""
+    state.extra = {"links": links.pages, "site_key": site_key, "listing": listing_of(writer.out_dir),
+                   "report": _report(result)}
+    state.save(cache_dir(result.site))
+
+
+def _report(result: BuildResult) -> dict:
+    """What a build that finds nothing changed says again: the last build's
+    counts, warnings and records held back."""
+    from .resolve import held_back
+
+    site = result.site
+    return {"records": len(site.public), "pages": result.pages, "files": result.files,
+            "pdfs": (result.pdfs_written, result.pdfs_rendered),
+            "warnings": [(d.path, d.line, d.field, d.message) for d in result.diagnostics.warnings],
+            "held_back": [(r.id, r.path.relative_to(site.root).as_posix(), reason) for r, reason in held_back(site)]}
+
+
+def _tool_versions(pdf: bool | None, with_search: bool | None) -> list[str]:
+    """What else output depends on: the fonts and WeasyPrint (PDFs), Pagefind (search)."""
+    from importlib import metadata
+
+    out = []
+    for dist, used in (("weasyprint", pdf), ("pagefind", with_search)):
+        if used is not False:
+            try:
+                out.append(f"{dist} {metadata.version(dist)}")
+            except metadata.PackageNotFoundError:
+                out.append(f"{dist} absent")
+    if pdf is not False:
+        try:
+            out.append(pdfmod.Fonts().fingerprint())
+        except GazetteError:
+            out.append("no fonts")
+    return out
 
 
 def pdf_jobs(site: Site, renderer) -> list:
@@ -226,35 +319,51 @@ def write_archived_pdfs(site: Site, writer: Writer) -> None:
 
 
 def write_site(site: Site, writer: Writer, with_pdf: bool = False, with_search: bool = True,
-               links: InternalLinks | None = None) -> int:
+               links: InternalLinks | None = None, workers: int | None = None, site_key: str | None = None) -> int:
+    """Pages, static files, feeds, data files, sitemap.  With `site_key`
+    (keys.site_digest) and a writer that knows the last output, what did not
+    change is reused."""
     urls = HtmlRenderer.urls_for(site)
     feed_list = feeds.feeds(site, urls)  # made once: pages link them, write_feeds writes them
     renderer = HtmlRenderer(site, resources.builtin_theme(), pdf=with_pdf, search=with_search, feed_list=feed_list)
-    sitemap_pages: list[Page] = []
-    count = 0
-    for page in renderer.pages():
-        file, html = urls.file_of(page.path), renderer.render(page)
-        writer.write(file, html)
-        if links is not None:
-            links.page(file, html)
-        if page.in_sitemap:
-            sitemap_pages.append(page)
-        count += 1
-    write_static(site, writer)
-    write_feeds(site, feed_list, urls, writer)
+    previous = getattr(writer, "previous", None)
+    reuse = Reuse(site_key, writer.out_dir, previous) if site_key and previous is not None else None
+
+    def the_rest() -> None:  # while the pages render (in workers on a large site)
+        write_static(site, writer)
+        write_feeds(site, feed_list, urls, writer, site_key)
+        write_data(site, urls, writer, site_key)
+
+    rendered = render_pages(renderer, writer, workers, while_waiting=the_rest, reuse=reuse)
+    if links is not None:
+        links.update(rendered.links)
+    writer.write("sitemap.xml", data.sitemap(rendered.sitemap, urls))
+    writer.write("robots.txt", data.robots(urls))
+    return len(rendered.files)
+
+
+def _keyed(writer: Writer, rel: str, key: str | None, make) -> None:
+    """Write `rel` from make(), unless the last output holds it under `key`."""
+    if not writer.reuse(rel, key):
+        writer.write(rel, make(), key)
+
+
+def write_data(site: Site, urls, writer: Writer, site_key: str | None = None) -> None:
+    """Each record's JSON and files, the catalogue and the document-number table."""
     for record in site.public:
-        writer.write(urls.record_json(record.id), data.record_json(record, site, urls))
+        key = digest_of(site_key, "json", record, neighbours(record)) if site_key else None
+        _keyed(writer, urls.record_json(record.id), key, lambda: data.record_json(record, site, urls))
         files = {att.file for att in record.meta.attachments} | {rel for e in record.editions.values() for rel in e.images}
         for rel in sorted(files):
             writer.copy(urls.attachment(record.id, rel), record.path.with_name(record.id) / rel)
-    writer.write("data/catalog.json", data.catalog(site, urls))
-    writer.write("data/docnumbers.json", search.doc_number_table(site, urls))
-    writer.write("sitemap.xml", data.sitemap(sitemap_pages, urls))
-    writer.write("robots.txt", data.robots(urls))
-    return count
+    every = digest_of(site_key, [r for r in site.public]) if site_key else None
+    _keyed(writer, "data/catalog.json", every and digest_of(every, "catalog", site.build_time),
+           lambda: data.catalog(site, urls))
+    _keyed(writer, "data/docnumbers.json", every and digest_of(every, "docnumbers"),
+           lambda: search.doc_number_table(site, urls))
 
 
-def write_feeds(site: Site, feed_list: list, urls, writer: Writer) -> None:
+def write_feeds(site: Site, feed_list: list, urls, writer: Writer, site_key: str | None = None) -> None:
     def issue_pdf(issue, lang):
         """A released issue's current PDF in `lang` (or the site's language): URL and size."""
         versions = site.releases.get(issue.key, [])
@@ -267,9 +376,15 @@ def write_feeds(site: Site, feed_list: list, urls, writer: Writer) -> None:
         return urls.absolute(urls.issue(issue.key, site.default_lang) + names[0]), (latest.folder / names[0]).stat().st_size
 
     for feed in feed_list:
+        key = digest_of(site_key, "feed", feed) if site_key else None
+        if key is not None and writer.reuse(feed.rss(urls), key + ":rss"):
+            if writer.reuse(feed.atom(urls), key + ":atom"):
+                continue
+            writer.write(feed.atom(urls), feeds.render(feed, site, urls, issue_pdf)[1], key + ":atom")
+            continue
         rss, atom = feeds.render(feed, site, urls, issue_pdf)
-        writer.write(feed.rss(urls), rss)
-        writer.write(feed.atom(urls), atom)
+        writer.write(feed.rss(urls), rss, key and key + ":rss")
+        writer.write(feed.atom(urls), atom, key and key + ":atom")
     for lang in site.languages:
         writer.write(f"{urls.prefix(lang)}feeds/feeds.opml", feeds.opml([f for f in feed_list if f.lang == lang], site, urls, lang))
 

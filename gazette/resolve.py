@@ -11,6 +11,7 @@ import datetime as dt
 from pydantic import TypeAdapter, ValidationError
 
 from . import review, safefs
+from .keys import issue_digest, record_digest
 from .errors import Diagnostics
 from .load import Loaded, LoadedSite
 from .model import RecordEdition
@@ -89,7 +90,19 @@ def resolve(loaded: LoadedSite, diags: Diagnostics) -> Site:
     site.groups = group_public(site.public)
     _resolve_issues(loaded, site, diags)
     _review_warnings(site, diags)
+    _digests(loaded, site)
     return site
+
+
+def _digests(loaded: LoadedSite, site: Site) -> None:
+    shas: dict[str, list[str]] = {}
+    for item in sorted(loaded.editions, key=lambda e: (e.id, e.lang)):
+        shas.setdefault(item.id, []).append(f"{item.lang}:{item.sha256}")
+    for rid, record in site.records.items():
+        files = [loaded.originals[rid].sha256] + shas.get(rid, [])
+        record.digest = record_digest(files, record.path.with_name(rid), record.public)
+    for issue in site.issues:
+        issue.digest = issue_digest(issue)
 
 
 def _attach_editions(loaded: LoadedSite, site: Site, diags: Diagnostics) -> None:

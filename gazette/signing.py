@@ -25,7 +25,7 @@ SIGNATURE = "manifest.sig"
 SKIP = {MANIFEST, SIGNATURE}
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -35,14 +35,16 @@ def _sha256(path: Path) -> str:
 
 def _files(folder: Path) -> dict[str, Path]:
     out = {}
-    for dirpath, dirnames, filenames in os.walk(folder):
+    base = os.fspath(folder)
+    for dirpath, dirnames, filenames in os.walk(base):
         dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            rel = path.relative_to(folder).as_posix()
+        prefix = os.path.relpath(dirpath, base).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
+        for name in filenames:
+            rel = prefix + name
             if rel not in SKIP:
-                out[rel] = path
-    return out
+                out[rel] = Path(dirpath, name)
+    return dict(sorted(out.items()))
 
 
 def listing(folder: Path) -> list[str]:
@@ -50,9 +52,19 @@ def listing(folder: Path) -> list[str]:
     return sorted(_files(folder))
 
 
-def manifest_bytes(folder: Path, version: str) -> bytes:
-    """The manifest of everything in `folder`: sorted, so the same files give the same bytes."""
-    files = {rel: _sha256(path) for rel, path in sorted(_files(folder).items())}
+def files_in(folder: Path) -> dict[str, Path]:
+    """Every file under `folder` (but the manifest and its signature): relative path -> path, sorted."""
+    return _files(folder)
+
+
+def manifest_bytes(folder: Path, version: str, known: dict[str, str] | None = None,
+                   present: dict[str, Path] | None = None) -> bytes:
+    """The manifest of everything in `folder`: sorted, so the same files give the
+    same bytes.  `known`: SHA-256 of files the build wrote itself, as it wrote
+    them (the rest, such as the search index, are read here)."""
+    known = known or {}
+    present = _files(folder) if present is None else present
+    files = {rel: known.get(rel) or sha256_file(path) for rel, path in present.items()}
     data = {"generator": f"gazette {version}", "algorithm": "sha256", "files": files}
     return (json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1) + "\n").encode("utf-8")
 
@@ -158,7 +170,7 @@ def verify(folder: Path, public_key_path: Path | None) -> Verification:
         path = present.get(rel)
         if path is None:
             result.missing.append(rel)
-        elif _sha256(path) != digest:
+        elif sha256_file(path) != digest:
             result.changed.append(rel)
     result.extra = sorted(set(present) - set(listed))
     return result

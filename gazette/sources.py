@@ -16,8 +16,9 @@ class FileProblem(Exception):
         self.line, self.field, self.message = line, field, message
 
 
-def read_text(path: Path) -> str:
-    data = path.read_bytes()
+def read_text(path: Path, data: bytes | None = None) -> str:
+    """A UTF-8 text file (its bytes, if already read), BOM dropped, CRLF as LF."""
+    data = path.read_bytes() if data is None else data
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

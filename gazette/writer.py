@@ -6,11 +6,16 @@ and refuses to replace a folder that gazette did not write.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
+import subprocess
+import time
 from pathlib import Path, PurePosixPath
 
 from . import safefs
+from .buildcache import BuildState, OutputFile
+from .signing import sha256_file
 from .errors import GazetteError
 
 MARKER = ".gazette-output"
@@ -36,6 +41,41 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
+def make_parent(target: Path, made: set | None = None) -> None:
+    """mkdir -p the folder of `target`, once per folder when `made` remembers them."""
+    parent = target.parent
+    if made is not None:
+        if parent in made:
+            return
+        made.add(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+
+
+def link_or_copy(source: Path, target: Path, made: set | None = None) -> None:
+    make_parent(target, made)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _discard(folder: Path) -> None:
+    """Remove a replaced output without waiting for it: renamed aside at once
+    (so the next build finds the place free), then deleted by `rm -rf` in the
+    background; in this process where that cannot start."""
+    trash = folder.with_name(f"{folder.name}.trash-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        os.replace(folder, trash)
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    try:
+        subprocess.Popen(["rm", "-rf", "--", os.fspath(trash)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+    except OSError:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
 def _home() -> Path | None:
     try:
         return Path.home().resolve()
@@ -44,9 +84,15 @@ def _home() -> Path | None:
 
 
 class Writer:
-    def __init__(self, out_dir: Path, sources: list[Path] | None = None):
+    def __init__(self, out_dir: Path, sources: list[Path] | None = None, previous: BuildState | None = None):
         """`sources`: the folders files may be copied from (the site, the
-        built-in theme, the cache); a copy from anywhere else is refused."""
+        built-in theme, the cache); a copy from anywhere else is refused.
+        `previous`: what the last build wrote into out_dir (incremental builds)."""
+        self.previous = previous
+        self.keys: dict[str, str] = {}  # rel -> key, for files written or reused under a key
+        self.linked: set[str] = set()  # files reused from the last output
+        self._made: set[Path] = set()  # folders made in staging
+        self.reused = 0
         self.sources = [Path(s) for s in sources or []]
         self.out_dir = Path(out_dir).resolve()
         if not self.out_dir.name or self.out_dir == self.out_dir.parent or self.out_dir == _home():
@@ -54,6 +100,7 @@ class Writer:
         self.staging = self.out_dir.with_name(f".{self.out_dir.name}.staging")
         self.old = self.out_dir.with_name(f".{self.out_dir.name}.old")
         self.written: set[str] = set()
+        self.hashes: dict[str, str] = {}  # rel -> SHA-256 of what was written (for the manifest)
 
     def check_target(self, site_root: Path, keep: list[Path] = ()) -> None:
         """Refuse an output folder that would overwrite sources or anything in
@@ -76,6 +123,7 @@ class Writer:
         if self.staging.exists():
             shutil.rmtree(self.staging)
         self.staging.mkdir(parents=True)
+        self._made = set()
         (self.staging / MARKER).write_text("written by gazette; replaced on every build\n", encoding="utf-8")
 
     def recover(self) -> None:
@@ -84,7 +132,7 @@ class Writer:
         if not self.out_dir.exists() and (self.old / MARKER).is_file():
             os.replace(self.old, self.out_dir)
 
-    def _claim(self, rel: str) -> PurePosixPath:
+    def claim(self, rel: str) -> PurePosixPath:
         """The output path rules: inside the output folder, one output per file."""
         pure = PurePosixPath(rel)
         if pure.is_absolute() or ".." in pure.parts or not rel:
@@ -95,22 +143,78 @@ class Writer:
         return pure
 
     def _target(self, rel: str) -> Path:
-        return self.staging / self._claim(rel)
+        return self.staging / self.claim(rel)
 
     def _check_source(self, source: Path) -> None:
         if self.sources and not any(not safefs.escapes(source, root) for root in self.sources):
             raise GazetteError(f"refusing to publish {source}: it lies outside the site folder (a symbolic link?)")
 
-    def write(self, rel: str, data: bytes) -> None:
+    def reuse(self, rel: str, key: str | None) -> bool:
+        """Take `rel` from the last output when it was written under `key` and is
+        still exactly that file: a hard link into the new output (a copy where
+        links are not possible).  False: render it."""
+        if not key or self.previous is None:
+            return False
+        entry = self.previous.intact(self.out_dir, rel)
+        if entry is None or entry.key != key:
+            return False
         target = self._target(rel)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        link_or_copy(self.out_dir / rel, target, self._made)
+        self.hashes[rel] = entry.sha256
+        self.keys[rel] = key
+        self.linked.add(rel)
+        self.reused += 1
+        return True
+
+    def write(self, rel: str, data: bytes, key: str | None = None) -> None:
+        """Write `rel`; when the last output holds the very same bytes there, that
+        file is linked instead (an unchanged file keeps its identity and time)."""
+        target = self._target(rel)
+        sha = hashlib.sha256(data).hexdigest()
+        self.hashes[rel] = sha
+        self.keys[rel] = key or ""
+        if self._same_as_before(rel, sha):
+            link_or_copy(self.out_dir / rel, target, self._made)
+            self.linked.add(rel)
+            return
+        make_parent(target, self._made)
         target.write_bytes(data)
+
+    def _same_as_before(self, rel: str, sha: str) -> bool:
+        if self.previous is None:
+            return False
+        entry = self.previous.intact(self.out_dir, rel)
+        return entry is not None and entry.sha256 == sha
 
     def copy(self, rel: str, source: Path) -> None:
         self._check_source(source)
+        try:
+            st = os.stat(source)
+            key = f"copy:{os.fsdecode(os.path.abspath(source))}:{st.st_size}:{st.st_mtime_ns}"
+        except OSError:
+            key = None
+        if self.reuse(rel, key):
+            return
         target = self._target(rel)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_parent(target, self._made)
         shutil.copyfile(source, target)
+        self.keys[rel] = key or ""
+
+    def state(self) -> BuildState:
+        """What this build wrote, for the next one: call after commit."""
+        files = {}
+        before = self.previous.files if self.previous is not None else {}
+        for rel, key in sorted(self.keys.items()):
+            old = before.get(rel)
+            if old is not None and rel in self.linked:
+                files[rel] = OutputFile(key, old.sha256, old.size, old.mtime_ns)  # the same file, linked
+                continue
+            sha = self.hashes.get(rel)
+            if sha is None:
+                sha = sha256_file(self.out_dir / rel)
+            st = os.stat(self.out_dir / rel)
+            files[rel] = OutputFile(key, sha, st.st_size, st.st_mtime_ns)
+        return BuildState(out_dir=str(self.out_dir), files=files)
 
     def commit(self) -> None:
         """Swap the staging folder into place in one step, so a reader (or a
@@ -124,7 +228,7 @@ class Writer:
                 os.replace(self.out_dir, self.old)
             os.replace(self.staging, self.out_dir)
         if self.old.exists():
-            shutil.rmtree(self.old)
+            _discard(self.old)
 
     def abort(self) -> None:
         if self.staging.exists():
@@ -139,7 +243,12 @@ class NullWriter(Writer):
 
     def __init__(self, sources: list[Path] | None = None):
         self.sources = [Path(s) for s in sources or []]
+        self.previous = None
+        self.keys = {}
+        self.linked = set()
+        self.reused = 0
         self.written = set()
+        self.hashes = {}
         self.bytes = 0
 
     def check_target(self, site_root: Path, keep: list[Path] = ()) -> None:
@@ -151,13 +260,13 @@ class NullWriter(Writer):
     def recover(self) -> None:
         pass
 
-    def write(self, rel: str, data: bytes) -> None:
-        self._claim(rel)
+    def write(self, rel: str, data: bytes, key: str | None = None) -> None:
+        self.claim(rel)
         self.bytes += len(data)
 
     def copy(self, rel: str, source: Path) -> None:
         self._check_source(source)
-        self._claim(rel)
+        self.claim(rel)
         if not Path(source).is_file():
             raise GazetteError(f"cannot publish {source}: not a file")
 

@@ -138,8 +138,14 @@ def test_progress_bars_on_a_terminal_only(tmp_path):
     assert "indexing search" in terminal and "1/1" in terminal  # one yearly bundle
     assert out.startswith("built 8 public records")
     # not a terminal (a pipe, a CI log): only the summary
-    proc = subprocess.run([sys.executable, "-m", "gazette.cli", "build", "--site", str(site), "--no-pdf"],
+    proc = subprocess.run([sys.executable, "-m", "gazette.cli", "build", "--site", str(site), "--no-pdf", "--clean"],
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0 and proc.stderr == ""
     lines = proc.stdout.splitlines()  # the summary, then one line per record held back
     assert lines[0].startswith("built 8 public records (2 held back") and all(l.startswith("  held back: ") for l in lines[1:])
+    # nothing changed since: said so, with the same records held back
+    again = subprocess.run([sys.executable, "-m", "gazette.cli", "build", "--site", str(site), "--no-pdf"],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert again.returncode == 0 and again.stderr == ""
+    assert again.stdout.startswith("up to date: nothing changed since the last build of 8 public records (2 held back")
+    assert again.stdout.splitlines()[1:] == lines[1:]

@@ -67,6 +67,7 @@ class HtmlRenderer:
         groups = site.groups
         self._by_topic, self._by_tag, self._by_issuer = groups["topics"], groups["tags"], groups["issuers"]
         self._by_year, self._by_type = groups["years"], groups["types"]
+        self._type_position: dict[str, int] | None = None  # record id -> place in its type's listing
 
 
     # ------------------------------------------------------------ helpers
@@ -193,7 +194,7 @@ class HtmlRenderer:
             if record.type == "consultation":
                 ctx["consultation"] = record.consultation_state(site.build_date)
             if record.type == "policy":
-                ctx["jsonld"] = self.jsonld(record, lang)
+                ctx["jsonld"] = Deferred(lambda r=record, l=lang: self.jsonld(r, l))
             # a language without an edition: the switcher lands on the record's entry in
             # that language's listing of its type, marked "available in Chinese only"
             ctx["lang_switch"] = {l: self._listing_entry(record, l) for l in site.languages if not record.has(l)}
@@ -205,8 +206,9 @@ class HtmlRenderer:
             )
 
     def _listing_entry(self, record: Record, lang: str) -> str:
-        listed = self._by_type.get(record.type, [])
-        n = next((i for i, r in enumerate(listed) if r is record), 0) // self.site.config.page_size + 1
+        if self._type_position is None:
+            self._type_position = {r.id: i for group in self._by_type.values() for i, r in enumerate(group)}
+        n = self._type_position.get(record.id, 0) // self.site.config.page_size + 1
         return f"{self.urls.paged(self.urls.type_(record.type, lang), n)}#r-{record.id}"
 
     def _paginate(self, base_of, lang: str, records: list[Record], template: str, title: str, ctx: dict) -> Iterator[Page]:
@@ -339,6 +341,29 @@ class HtmlRenderer:
         if record.basis:
             data["isBasedOn"] = [self.urls.absolute(self.urls.record(b.id, site.default_lang)) for b in record.basis]
         return Markup(json_for_script(data))
+
+
+class Deferred:
+    """Markup made only when a template shows it (`{{ jsonld }}`): most of a
+    build's pages may be reused unrendered.  What it shows is made from the
+    page's record and its relations (keys.py covers those)."""
+
+    __slots__ = ("make", "_value")
+
+    def __init__(self, make):
+        self.make = make
+        self._value = None
+
+    def __html__(self) -> str:
+        if self._value is None:
+            self._value = Markup(self.make())
+        return self._value
+
+    def __str__(self) -> str:
+        return str(self.__html__())
+
+    def __bool__(self) -> bool:
+        return True
 
 
 def json_for_script(data) -> str:

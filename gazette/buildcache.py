@@ -1,0 +1,199 @@
+"""The build cache: what an incremental build reuses from the last one.
+
+Two files per cache folder (SITE/.gazette-cache/, or the run's cache folder):
+
+* `load/XX.cache`: every record file's load result (parsed, validated,
+  Markdown rendered), keyed by the file's path and the SHA-256 of its bytes.
+  A file whose bytes did not change is not read into YAML or Markdown again.
+* `builds/OUT.state`: per output folder, every file the last build wrote
+  there, with the key of its inputs, its SHA-256, size and modification time.
+  A page whose key is unchanged, and whose file in the output is still the one
+  that build wrote, is linked into the new output instead of rendered again.
+
+Both are checked before use: a file whose checksum does not match, that was
+written by another version of gazette or for another folder, or that cannot be
+read is ignored (and replaced by the next build): a damaged cache costs time,
+never correctness.  The load cache is unpickled with an allow-list of the
+classes gazette itself stores (its own data classes and models, paths and
+dates), so a planted cache file cannot run code.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+
+_MAGIC = b"gazette-cache 1\n"
+
+
+class _AllowListUnpickler(pickle.Unpickler):
+    """Only the classes gazette stores here: its record models, its load
+    results and build states, paths and dates.  None of them does anything
+    when made but hold data, so a planted cache file cannot run code."""
+
+    _MODULES = {"gazette.schema", "gazette.load", "gazette.buildcache"}
+    _OTHERS = {("pathlib", "PosixPath"), ("pathlib", "WindowsPath"), ("datetime", "date"), ("datetime", "datetime"),
+               ("datetime", "timezone"), ("datetime", "timedelta"), ("builtins", "set"), ("builtins", "frozenset")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self._OTHERS or (module in self._MODULES and not name.startswith("_")):
+            value = super().find_class(module, name)
+            if isinstance(value, type):
+                return value
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in gazette's cache")
+
+
+def _seal(payload: bytes) -> bytes:
+    return _MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+
+
+def _unseal(data: bytes) -> bytes | None:
+    if not data.startswith(_MAGIC):
+        return None
+    digest, _, payload = data[len(_MAGIC):].partition(b"\n")
+    return payload if hashlib.sha256(payload).hexdigest().encode() == digest else None
+
+
+def _read_sealed(path: Path):
+    try:
+        payload = _unseal(path.read_bytes())
+        if payload is None:
+            return None
+        return _AllowListUnpickler(io.BytesIO(payload)).load()
+    except Exception:  # noqa: BLE001 - any damage means: no cache
+        return None
+
+
+def _write_sealed(path: Path, value) -> None:
+    """Atomically: a reader sees the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(_seal(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)))
+    os.replace(tmp, path)
+
+
+def file_key(path: Path, data: bytes) -> str:
+    return hashlib.sha256(os.fsencode(path) + b"\0" + data).hexdigest()
+
+
+class LoadCache:
+    """Record files' load results by (path, bytes), in 256 shards by key, so a
+    build that changed one file rewrites one small shard.  Entries a build did
+    not use are dropped when it saves: the cache holds one site's files."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = Path(folder) / "load" if folder else None
+        self.entries: dict[str, dict[str, object]] = {}  # shard -> key -> value, as stored
+        self.used: dict[str, dict[str, object]] = {}
+        self.hits = 0
+        if self.folder is not None and self.folder.is_dir():
+            for path in sorted(self.folder.glob("*.cache")):
+                stored = _read_sealed(path)
+                if isinstance(stored, dict) and stored.get("gazette") == __version__ and isinstance(stored.get("entries"), dict):
+                    self.entries[path.stem] = stored["entries"]
+
+    def get(self, key: str):
+        value = self.entries.get(key[:2], {}).get(key)
+        if value is not None:
+            self.used.setdefault(key[:2], {})[key] = value
+            self.hits += 1
+        return value
+
+    def put(self, key: str, value) -> None:
+        self.used.setdefault(key[:2], {})[key] = value
+
+    def save(self) -> None:
+        if self.folder is None:
+            return
+        for shard in sorted(set(self.entries) | set(self.used)):
+            stored, used = self.entries.get(shard, {}), self.used.get(shard, {})
+            if stored.keys() == used.keys():
+                continue
+            if used:
+                _write_sealed(self.folder / f"{shard}.cache", {"gazette": __version__, "entries": used})
+            else:
+                (self.folder / f"{shard}.cache").unlink(missing_ok=True)
+        self.entries = {k: dict(v) for k, v in self.used.items()}
+
+
+def listing_of(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file under `folder`: relative path -> (size, modification time)."""
+    out = {}
+    base = os.fspath(folder)
+    for dirpath, _, filenames in os.walk(base):
+        prefix = os.path.relpath(dirpath, base).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
+        for name in filenames:
+            try:
+                st = os.stat(os.path.join(dirpath, name), follow_symlinks=False)
+            except OSError:
+                continue
+            out[prefix + name] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+@dataclass
+class OutputFile:
+    key: str  # the digest of what the file was made from
+    sha256: str
+    size: int = 0
+    mtime_ns: int = 0
+
+
+@dataclass
+class BuildState:
+    """What the last build wrote into one output folder."""
+
+    out_dir: str
+    inputs: str = ""  # the digest of every input of the build (for "nothing changed")
+    files: dict[str, OutputFile] = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # per-file data a reused file still needs (its links and anchors)
+
+    @staticmethod
+    def path_for(cache_dir: Path, out_dir: Path) -> Path:
+        name = hashlib.sha256(os.fsencode(Path(out_dir).resolve())).hexdigest()[:24]
+        return Path(cache_dir) / "builds" / f"{name}.state"
+
+    @classmethod
+    def load(cls, cache_dir: Path, out_dir: Path) -> "BuildState":
+        stored = _read_sealed(cls.path_for(cache_dir, out_dir))
+        out = str(Path(out_dir).resolve())
+        if (isinstance(stored, dict) and stored.get("gazette") == __version__ and isinstance(stored.get("state"), cls)
+                and stored["state"].out_dir == out):
+            return stored["state"]
+        return cls(out_dir=out)
+
+    def save(self, cache_dir: Path) -> None:
+        _write_sealed(self.path_for(cache_dir, Path(self.out_dir)), {"gazette": __version__, "state": self})
+
+    @staticmethod
+    def forget(cache_dir: Path, out_dir: Path) -> None:
+        try:
+            BuildState.path_for(cache_dir, out_dir).unlink()
+        except FileNotFoundError:
+            pass
+
+    def untouched(self, out_dir: Path) -> bool:
+        """The output folder holds exactly the files the build left there, each
+        with the size and time it had then (`extra["listing"]`)."""
+        listing = self.extra.get("listing")
+        return isinstance(listing, dict) and bool(listing) and listing == listing_of(Path(out_dir))
+
+    def intact(self, out_dir: Path, rel: str) -> OutputFile | None:
+        """The recorded file, if the output still holds exactly it (same size and
+        modification time as when written: nobody touched it since)."""
+        entry = self.files.get(rel)
+        if entry is None:
+            return None
+        try:
+            st = os.stat(os.path.join(out_dir, rel))
+        except OSError:
+            return None
+        return entry if st.st_size == entry.size and st.st_mtime_ns == entry.mtime_ns else None
+
+

@@ -1,0 +1,192 @@
+"""Keys of outputs: a digest of everything an output file is made from.
+
+An incremental build reuses a file of the last output when its key is the one
+that file was written under.  A key covers, for every output:
+
+* the site digest: gazette's version, the build's options, the
+  configuration, the taxonomies and issue files, both theme layers (every
+  file), the archive of released issues, and the build date (validity and
+  consultation phases depend on it);
+
+and then what the output itself shows:
+
+* a page: its template, path, title and alternates, and its context, walked
+  value by value; a record in it stands for its digest (the bytes of its
+  original and editions, its attachments, whether it is public), an issue for
+  its file and its records' digests;
+* a record page also its related records (interpretations, FAQs, basis,
+  supersedes and the rest, both ways) and its issue: the page shows their
+  titles and states;
+* with templates of the site's own, every page also the digest of every
+  public record: such a template may show any record (`site.public`), so a
+  change to any record renders every page again.
+
+A value the digest does not know makes the page unkeyable: it is rendered
+every time.  Tests compare incremental builds with clean builds, file by file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from . import __version__
+from .model import Issue, Record, Site
+
+
+class Covered:
+    """A value that the digest of something else in the same key already
+    covers (a record's edition and meta, beside the record)."""
+
+    __slots__ = ("by",)
+
+    def __init__(self, by: str):
+        self.by = by
+
+
+class Unkeyable(Exception):
+    """A value whose digest is not known: the output is rendered every time."""
+
+
+_TEXT = (".md", ".yaml", ".yml", ".html", ".css", ".js", ".txt", ".xml", ".json", ".svg")
+
+
+def tree_digest(folder: Path, by_content: bool | tuple = True) -> str:
+    """Every file under `folder` (sorted): its path and its bytes, or with
+    by_content=False its size and modification time (large files); with a
+    tuple of suffixes, the bytes of those files and the size and time of the rest."""
+    h = hashlib.sha256()
+    folder = Path(folder)
+    if not folder.is_dir():
+        return h.hexdigest()
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            h.update(os.fsencode(os.path.relpath(path, folder)) + b"\0")
+            try:
+                if by_content is True or (by_content and name.endswith(by_content)):
+                    with open(path, "rb") as f:
+                        h.update(hashlib.sha256(f.read()).digest())
+                else:
+                    st = os.stat(path)
+                    h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+            except OSError:
+                h.update(b"unreadable")
+    return h.hexdigest()
+
+
+def inputs_digest(site_dir: Path, builtin_theme: Path, out_dir: Path, epoch: str, options: dict,
+                  extra: list[str] = ()) -> str:
+    """Every input of a build, before it loads anything: gazette's version, the
+    options, the build time, the output folder, gazette.yaml, content/ and
+    themes/ (the bytes of text files, size and time of the rest), archive/
+    (size and time), the built-in theme, and `extra` (fonts, tool versions).
+    The same digest as the last build into the same folder, and that output
+    untouched, means the output is already what this build would write."""
+    root = Path(site_dir)
+    h = hashlib.sha256(f"gazette {__version__}\0{sorted(options.items())!r}\0{epoch}\0{Path(out_dir).resolve()}"
+                       f"\0{root.resolve()}".encode())
+    h.update(file_digest(root / "gazette.yaml").encode())
+    for part, how in ((root / "content", _TEXT), (root / "themes", _TEXT), (root / "archive", False), (builtin_theme, True)):
+        h.update(tree_digest(part, how).encode())
+    for item in extra:
+        h.update(f"\0{item}".encode())
+    return h.hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return "missing"
+
+
+def record_digest(shas: list[str], attachments: Path, public: bool) -> str:
+    """A record: the SHA-256 of each of its files (original, then editions by
+    language), its attachments folder (sizes and times), whether it is public."""
+    h = hashlib.sha256("\0".join(shas).encode())
+    h.update(tree_digest(attachments, by_content=False).encode() if attachments.is_dir() else b"-")
+    h.update(b"public" if public else b"held")
+    return h.hexdigest()
+
+
+def site_digest(site: Site, builtin_theme: Path, options: dict) -> str:
+    root = site.root
+    h = hashlib.sha256(f"gazette {__version__}\0{sorted(options.items())!r}\0{site.build_date.isoformat()}".encode())
+    h.update(file_digest(root / "gazette.yaml").encode())
+    for part in (root / "content" / "_taxonomy", root / "content" / "issues", builtin_theme,
+                 root / "themes" / site.config.theme):
+        h.update(tree_digest(part).encode())
+    h.update(tree_digest(root / "archive", by_content=False).encode())
+    if (root / "themes" / site.config.theme / "templates").is_dir():
+        for record in site.public:
+            h.update(record.digest.encode())
+    return h.hexdigest()
+
+
+def issue_digest(issue: Issue) -> str:
+    h = hashlib.sha256(issue.key.encode())
+    for record in issue.records:
+        h.update(record.digest.encode())
+    return h.hexdigest()
+
+
+def _encode(value):
+    """json's hook for what it does not know (it does str, numbers, lists, dicts
+    itself, in C: a key is a few microseconds)."""
+    if isinstance(value, Covered):
+        return f"covered:{value.by}"
+    if isinstance(value, Record):
+        return f"r:{value.id}:{value.digest}"
+    if isinstance(value, Issue):
+        return f"i:{value.digest or issue_digest(value)}"
+    if isinstance(value, (dt.date, dt.datetime)):
+        return f"d:{value.isoformat()}"
+    if isinstance(value, Path):
+        return f"p:{value}"
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, BaseModel):
+        return f"m:{type(value).__name__}:{value!r}"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {"__dataclass__": type(value).__name__, **{f.name: getattr(value, f.name) for f in dataclasses.fields(value)}}
+    raise Unkeyable(type(value).__name__)
+
+
+def digest_of(*values) -> str | None:
+    """The digest of values, or None when one of them cannot be keyed."""
+    try:
+        text = json.dumps(values, default=_encode, ensure_ascii=False, check_circular=True)
+    except (Unkeyable, TypeError, ValueError, RecursionError):
+        return None
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def neighbours(record: Record) -> list:
+    """What a record's page and JSON show of other records."""
+    return [record.interpretations, record.faqs, record.basis, record.basis_of, record.related,
+            record.supersedes, record.superseded_by, record.interprets, record.faq_of, record.issue]
+
+
+def page_key(site_key: str, page) -> str | None:
+    """A page's key.  A record page: its record stands for its edition, meta and
+    JSON-LD (all made from the record's files and relations)."""
+    from .render.html import Deferred
+
+    record = page.ctx.get("record")
+    ctx = page.ctx
+    deps = None
+    if isinstance(record, Record):
+        deps = neighbours(record)
+        ctx = {k: (Covered(record.id) if k in ("edition", "meta") or isinstance(v, Deferred) else v) for k, v in ctx.items()}
+    elif any(isinstance(v, Deferred) for v in ctx.values()):
+        return None
+    return digest_of(site_key, "page", page.template, page.path, page.lang, page.title, page.links,
+                     page.alternates, page.lastmod, page.in_sitemap, ctx, deps)
+

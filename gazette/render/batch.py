@@ -1,0 +1,193 @@
+"""Rendering the HTML pages, in worker processes on a large site.
+
+The workers are forked after the site is loaded and resolved, so each has the
+whole site in memory without copying it through a pipe; each renders every
+n-th page (pages alternate between workers, so the shares are even) and
+writes it straight into the build's staging folder.  What comes back is small:
+each page's output file, what the sitemap needs, and the page's internal links
+and anchors for the link check.  Where forking is not available (or the site
+is small) the same function renders in this process.
+"""
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from ..errors import GazetteError
+
+from .html import HtmlRenderer, Page
+from .. import keys
+from ..buildcache import BuildState
+from ..writer import link_or_copy, make_parent
+from .linkcheck import InternalLinks
+
+PARALLEL_PAGES = 2000  # below this many (records x languages), starting workers costs more than it saves
+
+
+@dataclass
+class Rendered:
+    """The pages of a build, in page order: file and sitemap entry of each, and
+    every page's links and anchors."""
+
+    files: list[str] = field(default_factory=list)
+    sitemap: list[Page] = field(default_factory=list)
+    links: InternalLinks = field(default_factory=InternalLinks)
+    reused: int = 0
+
+
+@dataclass
+class Reuse:
+    """What a share needs to reuse pages of the last output: the site digest
+    (keys.site_digest), the output folder and what the last build wrote there."""
+
+    site_key: str
+    out_dir: Path
+    previous: BuildState
+
+
+def _stub(page: Page) -> Page:
+    """What the sitemap needs of a page (no context: it crosses a pipe)."""
+    return Page(path=page.path, lang=page.lang, template=page.template, title="", alternates=page.alternates,
+                lastmod=page.lastmod, in_sitemap=page.in_sitemap)
+
+
+def _reused(reuse: Reuse | None, file: str, key: str | None, target: Path | None, made: set | None = None):
+    """-> (sha256, packed links) of the last output's file, linked to `target`
+    (None: no target, the caller's writer links it); None when it cannot be reused."""
+    if reuse is None or key is None:
+        return None
+    entry = reuse.previous.intact(reuse.out_dir, file)
+    if entry is None or entry.key != key:
+        return None
+    links = reuse.previous.extra.get("links", {}).get(file)
+    if links is None:
+        links = InternalLinks.scan(file, (reuse.out_dir / file).read_bytes())
+    if target is not None:
+        link_or_copy(reuse.out_dir / file, target, made)
+    return entry.sha256, links
+
+
+def _same_bytes(reuse: Reuse | None, file: str, sha: str, target: Path | None, made: set) -> bool:
+    """A page rendered again to the very bytes the last output holds: link that
+    file instead of writing it (only files whose bytes change are written)."""
+    if reuse is None or target is None:
+        return False
+    entry = reuse.previous.intact(reuse.out_dir, file)
+    if entry is None or entry.sha256 != sha:
+        return False
+    link_or_copy(reuse.out_dir / file, target, made)
+    return True
+
+
+def _render_share(renderer: HtmlRenderer, share: int, shares: int, write, reuse: Reuse | None = None,
+                  staging: Path | None = None) -> list[tuple]:
+    """-> [(page index, file, sitemap stub, sha256, key, packed links, reused)]"""
+    urls = renderer.urls
+    done = []
+    made: set = set()
+    for index, page in enumerate(renderer.pages()):
+        if index % shares != share:
+            continue
+        file = urls.file_of(page.path)
+        key = keys.page_key(reuse.site_key, page) if reuse is not None else None
+        old = _reused(reuse, file, key, _inside(staging, file) if staging is not None else None, made)
+        if old is not None:
+            done.append((index, file, _stub(page), old[0], key, old[1], True))
+            continue
+        html = renderer.render(page)
+        sha = hashlib.sha256(html).hexdigest()
+        same = _same_bytes(reuse, file, sha, _inside(staging, file) if staging is not None else None, made)
+        if not same:
+            write(file, html)
+        done.append((index, file, _stub(page), sha, key, InternalLinks.scan(file, html), same))
+    return done
+
+
+def _inside(staging: Path, rel: str) -> Path:
+    pure = PurePosixPath(rel)
+    if pure.is_absolute() or ".." in pure.parts or not rel:
+        raise GazetteError(f"internal error: refusing to write outside the output folder: {rel!r}")
+    return staging / rel
+
+
+# a forked worker's renderer, staging folder and reuse data, set once by _start in that worker
+_WORKER: dict = {}
+
+
+def _start(renderer: HtmlRenderer, staging: Path, reuse: Reuse | None) -> None:
+    _WORKER.update(renderer=renderer, staging=staging, reuse=reuse)
+
+
+def _write_into(staging: Path):
+    made: set = set()
+
+    def write(rel: str, data: bytes) -> None:
+        target = _inside(staging, rel)
+        make_parent(target, made)
+        target.write_bytes(data)
+    return write
+
+
+def _worker_share(share: tuple[int, int]) -> list[tuple]:
+    staging = _WORKER["staging"]
+    return _render_share(_WORKER["renderer"], share[0], shares=share[1], write=_write_into(staging),
+                         reuse=_WORKER["reuse"], staging=staging)
+
+
+def _fork_context():
+    try:
+        return multiprocessing.get_context("fork")
+    except ValueError:
+        return None
+
+
+def render_pages(renderer: HtmlRenderer, writer, workers: int | None = None, while_waiting=None,
+                 reuse: Reuse | None = None) -> Rendered:
+    """Render every page into `writer` (reusing the last output's file of a
+    page whose key is unchanged, with `reuse`).  With a real staging folder,
+    more than one worker and a large site, in forked workers; `while_waiting`
+    (if given) runs in this process meanwhile (the feeds and data files)."""
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    staging = getattr(writer, "staging", None)
+    context = _fork_context()
+    if reuse is not None and staging is None:
+        reuse = None
+    site = renderer.site
+    pages = len(site.public) * len(site.languages) if workers > 1 and staging is not None and context else 0
+    if pages < PARALLEL_PAGES:
+        done = _render_share(renderer, 0, 1, _write_into(staging) if staging is not None else writer.write,
+                             reuse, staging)
+        if while_waiting is not None:
+            while_waiting()
+        return _collect([done], writer, claim=staging is not None)
+    shares = min(workers, 8)
+    with ProcessPoolExecutor(max_workers=shares, mp_context=context, initializer=_start,
+                             initargs=(renderer, staging, reuse)) as pool:
+        futures = [pool.submit(_worker_share, (i, shares)) for i in range(shares)]
+        if while_waiting is not None:
+            while_waiting()
+        results = [f.result() for f in futures]
+    return _collect(results, writer, claim=True)
+
+
+def _collect(results: list, writer, claim: bool) -> Rendered:
+    out = Rendered()
+    entries = sorted(entry for done in results for entry in done)
+    for _, file, stub, sha, key, links, reused in entries:
+        if claim:
+            writer.claim(file)  # the writer's rules: one output per file, inside the output folder
+            writer.hashes[file] = sha
+            writer.keys[file] = key or ""
+        out.files.append(file)
+        out.links.add(file, links)
+        out.reused += reused
+        if claim and reused:
+            writer.reused += 1
+            writer.linked.add(file)
+        if stub.in_sitemap:
+            out.sitemap.append(stub)
+    return out

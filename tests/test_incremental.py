@@ -1,0 +1,203 @@
+"""Incremental builds: the same bytes as a clean build, only changed files
+written, a killed build leaves the last output, a damaged cache is never
+trusted.  Real builds of the bundled sample site (HTML only) throughout."""
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import EPOCH, settings
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _inodes(folder: Path) -> dict[str, int]:
+    return {p.relative_to(folder).as_posix(): p.stat().st_ino for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def site(tmp_path) -> Path:
+    from gazette import resources
+
+    folder = tmp_path / "site"
+    shutil.copytree(resources.sample_site(), folder)
+    return folder
+
+
+def _build(site: Path, out: Path, cache: Path, clean: bool = False):
+    from gazette.pipeline import build
+
+    return build(site, out, pdf=False, with_search=False, settings=settings(cache), clean=clean, workers=1)
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _edits(site: Path):
+    """A day of an editor's changes, one at a time: (what, change)."""
+    folder = site / "content" / "records" / "2024"
+    first, second = folder / "hfbz-2024-5-jd.md", folder / "hfbz-2024-5-faq.md"  # both linked to the policy
+    theme = site / "themes" / "default" / "templates"
+
+    def body():
+        first.write_text(first.read_text(encoding="utf-8") + "\n\nA paragraph added later.\n", encoding="utf-8")
+
+    def title():
+        _edit(second, "title: ", "title: 修订：")
+
+    def add():
+        text = first.read_text(encoding="utf-8")
+        rid = first.stem
+        (first.parent / "zz-added-1.md").write_text(text.replace(f"id: {rid}", "id: zz-added-1", 1), encoding="utf-8")
+
+    def remove():
+        (first.parent / "zz-added-1.md").unlink()
+
+    def template():
+        theme.mkdir(parents=True, exist_ok=True)
+        from gazette import resources
+
+        base = (resources.builtin_theme() / "templates" / "base.html").read_text(encoding="utf-8")
+        (theme / "base.html").write_text(base.replace("</footer>", "<p>local note</p></footer>", 1), encoding="utf-8")
+
+    def taxonomy():
+        path = site / "content" / "_taxonomy" / "topics.yaml"
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace("zh: ", "zh: 新", 1), encoding="utf-8")
+
+    def config():
+        path = site / "gazette.yaml"
+        path.write_text(path.read_text(encoding="utf-8") + "\nhome_latest: 3\n", encoding="utf-8")
+
+    def unpublish():
+        _edit(second, "disclosure: proactive", "disclosure: on-request")
+
+    return [("body", body), ("title", title), ("add", add), ("remove", remove), ("template", template),
+            ("taxonomy", taxonomy), ("config", config), ("unpublish", unpublish)]
+
+
+def test_every_incremental_build_is_byte_identical_to_a_clean_build(site, tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    first = _build(site, out, cache)
+    assert first.reused == 0 and first.up_to_date is None
+    assert _build(site, out, cache).up_to_date is not None  # nothing changed
+    for what, change in _edits(site):
+        before = _tree(out)
+        inodes = _inodes(out)
+        change()
+        result = _build(site, out, cache)
+        clean_out = tmp_path / f"clean-{what}"
+        _build(site, clean_out, tmp_path / f"clean-cache-{what}", clean=True)
+        got, want = _tree(out), _tree(clean_out)
+        assert got.keys() == want.keys(), f"after '{what}': files differ: {sorted(got.keys() ^ want.keys())[:5]}"
+        differ = [rel for rel in want if got[rel] != want[rel]]
+        assert not differ, f"after '{what}': incremental output differs from a clean build in {differ[:5]}"
+        # only files whose bytes changed were written: the rest are the very same files
+        now = _inodes(out)
+        rewritten = {rel for rel in now if rel in inodes and now[rel] != inodes[rel]} - {".gazette-output"}  # the marker
+        changed = {rel for rel in got if rel in before and got[rel] != before[rel]}
+        assert rewritten == changed, f"after '{what}': rewritten but unchanged: {sorted(rewritten - changed)[:5]}"
+        if what == "body":
+            assert changed and result.reused > 0.8 * result.files, (what, result.reused, result.files)
+
+
+def test_a_build_with_nothing_changed_says_so_and_writes_nothing(site, tmp_path):
+    env = dict(os.environ, SOURCE_DATE_EPOCH=EPOCH, GAZETTE_CACHE_DIR=str(tmp_path / "cache"))
+    cmd = [sys.executable, "-m", "gazette.cli", "build", "--no-pdf", "--no-search", "--site", str(site),
+           "--out", str(tmp_path / "out")]
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    inodes = _inodes(tmp_path / "out")
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    assert "up to date: nothing changed since the last build" in second.stdout
+    assert second.stderr.count("warning") == first.stderr.count("warning")  # the same warnings, again
+    assert _inodes(tmp_path / "out") == inodes
+    # an output file touched by hand is not "up to date": it is rebuilt
+    page = tmp_path / "out" / "index.html"
+    page.write_bytes(page.read_bytes() + b"<!-- edited -->")
+    third = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert third.returncode == 0 and "up to date" not in third.stdout
+    assert b"edited" not in page.read_bytes()
+
+
+def test_a_killed_build_leaves_the_last_output_whole(site, tmp_path):
+    """Kill the build at many moments; every time the output is exactly the last
+    good one, and the next build is exactly a clean build."""
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    _build(site, out, cache)
+    good = _tree(out)
+    body = site / "content" / "records" / "2024" / "hfbz-2024-5-jd.md"
+    env = dict(os.environ, SOURCE_DATE_EPOCH=EPOCH, GAZETTE_CACHE_DIR=str(cache))
+    cmd = [sys.executable, "-m", "gazette.cli", "build", "--no-pdf", "--no-search", "--site", str(site), "--out", str(out)]
+    probe = time.monotonic()
+    subprocess.run(cmd, env=env, capture_output=True, check=True)  # nothing changed: how long a run takes here
+    span = max(time.monotonic() - probe, 0.5)
+    killed = 0
+    for i in range(8):
+        body.write_text(body.read_text(encoding="utf-8") + f"\n\nEdit {i}.\n", encoding="utf-8")
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(span * (i + 1) / 8)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            killed += 1
+        proc.wait()
+        now = _tree(out)
+        if now != good:  # it got as far as publishing: then the new output is whole
+            clean = tmp_path / f"clean-{i}"
+            _build(site, clean, tmp_path / f"clean-cache-{i}", clean=True)
+            assert now == _tree(clean), f"run {i} (exit {proc.returncode}): the output is neither the last one nor the new one"
+            good = now
+    assert killed, "no build was killed mid-way"
+    _build(site, out, cache)
+    _build(site, tmp_path / "clean", tmp_path / "clean-cache", clean=True)
+    assert _tree(out) == _tree(tmp_path / "clean")
+
+
+def test_a_damaged_or_planted_cache_is_never_trusted(site, tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    _build(site, out, cache)
+    shards = sorted((cache / "load").glob("*.cache"))
+    states = sorted((cache / "builds").glob("*.state"))
+    assert shards and states
+    # flip a byte in a load-cache shard and in the build state; truncate another shard
+    for path in (shards[0], states[0]):
+        data = bytearray(path.read_bytes())
+        data[-10] ^= 0xFF
+        path.write_bytes(bytes(data))
+    shards[-1].write_bytes(shards[-1].read_bytes()[:50])
+    # a planted shard, properly sealed, whose pickle would run a command
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    from gazette import buildcache
+
+    payload = pickle.dumps({"gazette": buildcache.__version__, "entries": {"ab" + "0" * 62: Evil()}})
+    (cache / "load" / "ab.cache").write_bytes(buildcache._seal(payload))
+    # and a page of the output edited by hand, same size
+    page = out / "index.html"
+    html = page.read_bytes()
+    page.write_bytes(html.replace(b"<title>", b"<title>X", 1)[:-1])
+    # the content changes too, so the build has to look at everything
+    body = site / "content" / "records" / "2024" / "hfbz-2024-5-jd.md"
+    body.write_text(body.read_text(encoding="utf-8") + "\n\nLater.\n", encoding="utf-8")
+    _build(site, out, cache)
+    assert not marker.exists()
+    _build(site, tmp_path / "clean", tmp_path / "clean-cache", clean=True)
+    assert _tree(out) == _tree(tmp_path / "clean")
