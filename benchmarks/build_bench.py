@@ -7,7 +7,8 @@ Generates each site once with ../shared/bench/gen_corpus.py (cached under
 benchmarks/out/), builds it with `gazette build --no-pdf` (and --no-search
 unless --search) in a fresh process, and prints wall time and peak memory of
 the whole process tree (main process and
-workers, sampled from /proc every 20 ms).
+workers: the sum of their proportional set sizes, sampled from /proc every
+20 ms, so memory forked workers share with the main process counts once).
 """
 from __future__ import annotations
 
@@ -23,25 +24,40 @@ ROOT = HERE.parent
 GEN = ROOT.parent / "shared" / "bench" / "gen_corpus.py"
 
 
+def _pss(pid: int) -> int:
+    """Proportional set size of one process (shared pages divided among the
+    processes that share them), in bytes; its RSS where smaps_rollup is missing."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[21]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def tree_rss(pid: int) -> int:
-    """Resident memory of pid and all its descendants, in bytes."""
+    """Memory of pid and all its descendants, in bytes: the sum of their PSS, so
+    pages that forked workers share with their parent count once."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            ppid, pages = int(fields[1]), int(fields[21])
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
         children.setdefault(ppid, []).append(int(entry))
-        rss[int(entry)] = pages * os.sysconf("SC_PAGE_SIZE")
     total, stack = 0, [pid]
     while stack:
         p = stack.pop()
-        total += rss.get(p, 0)
+        total += _pss(p)
         stack += children.get(p, [])
     return total
 

