@@ -23,6 +23,7 @@ import hashlib
 import io
 import os
 import pickle
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,8 +37,9 @@ class _AllowListUnpickler(pickle.Unpickler):
     results and build states, paths and dates.  None of them does anything
     when made but hold data, so a planted cache file cannot run code."""
 
-    _MODULES = {"gazette.schema", "gazette.load", "gazette.buildcache"}
-    _OTHERS = {("pathlib", "PosixPath"), ("pathlib", "WindowsPath"), ("datetime", "date"), ("datetime", "datetime"),
+    _MODULES = {"gazette.schema"}  # the record models: validated when made, nothing else
+    _OTHERS = {("gazette.load", "Loaded"), ("gazette.buildcache", "BuildState"), ("gazette.buildcache", "OutputFile"),
+               ("pathlib", "PosixPath"), ("pathlib", "WindowsPath"), ("datetime", "date"), ("datetime", "datetime"),
                ("datetime", "timezone"), ("datetime", "timedelta"), ("builtins", "set"), ("builtins", "frozenset")}
 
     def find_class(self, module: str, name: str):
@@ -191,9 +193,11 @@ class BuildState:
         if entry is None:
             return None
         try:
-            st = os.stat(os.path.join(out_dir, rel))
+            st = os.stat(os.path.join(out_dir, rel), follow_symlinks=False)
         except OSError:
             return None
+        if not stat.S_ISREG(st.st_mode):
+            return None  # a symbolic link (or anything else) put there: never carried over
         return entry if st.st_size == entry.size and st.st_mtime_ns == entry.mtime_ns else None
 
 

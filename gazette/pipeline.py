@@ -218,7 +218,7 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
         raise
     result.files = len(writer.written)
     result.reused = len(writer.linked)
-    _remember(writer, result, inputs, links, site_key)
+    _remember(writer, result, inputs, links)
     return result
 
 
@@ -236,12 +236,12 @@ def _up_to_date(site_dir: Path, out_dir: Path, settings: RunSettings, inputs: st
     return last.extra.get("report", {})
 
 
-def _remember(writer: Writer, result: BuildResult, inputs: str | None, links: InternalLinks, site_key: str) -> None:
+def _remember(writer: Writer, result: BuildResult, inputs: str | None, links: InternalLinks) -> None:
     """What the next build reuses: every file written, with its key; the
     pages' links; the output's listing and this build's report."""
     state = writer.state()
     state.inputs = inputs or ""
-    state.extra = {"links": links.pages, "site_key": site_key, "listing": listing_of(writer.out_dir),
+    state.extra = {"links": links.pages, "listing": listing_of(writer.out_dir),
                    "report": _report(result)}
     state.save(cache_dir(result.site))
 
@@ -377,14 +377,12 @@ def write_feeds(site: Site, feed_list: list, urls, writer: Writer, site_key: str
 
     for feed in feed_list:
         key = digest_of(site_key, "feed", feed) if site_key else None
-        if key is not None and writer.reuse(feed.rss(urls), key + ":rss"):
-            if writer.reuse(feed.atom(urls), key + ":atom"):
-                continue
-            writer.write(feed.atom(urls), feeds.render(feed, site, urls, issue_pdf)[1], key + ":atom")
-            continue
-        rss, atom = feeds.render(feed, site, urls, issue_pdf)
-        writer.write(feed.rss(urls), rss, key and key + ":rss")
-        writer.write(feed.atom(urls), atom, key and key + ":atom")
+        files = [(feed.rss(urls), key and key + ":rss"), (feed.atom(urls), key and key + ":atom")]
+        missing = [i for i, (rel, k) in enumerate(files) if not writer.reuse(rel, k)]
+        if missing:
+            made = feeds.render(feed, site, urls, issue_pdf)  # (rss, atom)
+            for i in missing:
+                writer.write(files[i][0], made[i], files[i][1])
     for lang in site.languages:
         writer.write(f"{urls.prefix(lang)}feeds/feeds.opml", feeds.opml([f for f in feed_list if f.lang == lang], site, urls, lang))
 

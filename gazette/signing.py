@@ -47,11 +47,6 @@ def _files(folder: Path) -> dict[str, Path]:
     return dict(sorted(out.items()))
 
 
-def listing(folder: Path) -> list[str]:
-    """Every file under `folder`, as sorted relative paths."""
-    return sorted(_files(folder))
-
-
 def files_in(folder: Path) -> dict[str, Path]:
     """Every file under `folder` (but the manifest and its signature): relative path -> path, sorted."""
     return _files(folder)

@@ -92,7 +92,6 @@ class Writer:
         self.keys: dict[str, str] = {}  # rel -> key, for files written or reused under a key
         self.linked: set[str] = set()  # files reused from the last output
         self._made: set[Path] = set()  # folders made in staging
-        self.reused = 0
         self.sources = [Path(s) for s in sources or []]
         self.out_dir = Path(out_dir).resolve()
         if not self.out_dir.name or self.out_dir == self.out_dir.parent or self.out_dir == _home():
@@ -124,7 +123,18 @@ class Writer:
             shutil.rmtree(self.staging)
         self.staging.mkdir(parents=True)
         self._made = set()
+        self._clear_old_trash()
         (self.staging / MARKER).write_text("written by gazette; replaced on every build\n", encoding="utf-8")
+
+    def _clear_old_trash(self) -> None:
+        """Replaced outputs whose background deletion did not finish (the machine
+        stopped): gone once they are ten minutes old."""
+        for trash in self.out_dir.parent.glob(f"{self.old.name}.trash-*"):
+            try:
+                if (trash / MARKER).is_file() and time.time() - trash.stat().st_ctime > 600:
+                    shutil.rmtree(trash, ignore_errors=True)
+            except OSError:
+                pass
 
     def recover(self) -> None:
         """A build killed between the two renames of the fallback swap leaves the
@@ -163,7 +173,6 @@ class Writer:
         self.hashes[rel] = entry.sha256
         self.keys[rel] = key
         self.linked.add(rel)
-        self.reused += 1
         return True
 
     def write(self, rel: str, data: bytes, key: str | None = None) -> None:
@@ -246,7 +255,6 @@ class NullWriter(Writer):
         self.previous = None
         self.keys = {}
         self.linked = set()
-        self.reused = 0
         self.written = set()
         self.hashes = {}
         self.bytes = 0

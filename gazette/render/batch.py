@@ -36,7 +36,6 @@ class Rendered:
     files: list[str] = field(default_factory=list)
     sitemap: list[Page] = field(default_factory=list)
     links: InternalLinks = field(default_factory=InternalLinks)
-    reused: int = 0
 
 
 @dataclass
@@ -184,9 +183,7 @@ def _collect(results: list, writer, claim: bool) -> Rendered:
             writer.keys[file] = key or ""
         out.files.append(file)
         out.links.add(file, links)
-        out.reused += reused
         if claim and reused:
-            writer.reused += 1
             writer.linked.add(file)
         if stub.in_sitemap:
             out.sitemap.append(stub)
