@@ -48,22 +48,48 @@ _CJK = ("\u2e80-\u9fff"  # radicals, kana, CJK symbols & punctuation, unified id
         "\uff00-\uffef"  # full-width forms
         "\U00020000-\U0003ffff")
 _INLINE_TAGS = r"(?:</?(?:a|em|strong|code|img|del|s|span|sub|sup|b|i|u|mark|small)\b[^>]*>)*"
-# a soft line break (cmark writes "\n") between two CJK characters, inline tags
-# either side; not a newline inside <pre> (those are split out first)
-_CJK_SOFTBREAK_RE = re.compile(f"([{_CJK}]{_INLINE_TAGS})\n(?=(?:{_INLINE_TAGS})[{_CJK}])")
 _PRE_RE = re.compile(r"(<pre\b.*?</pre>)", re.S)
 _HEADING_RE = re.compile(r"<(/?)h([1-6])\b")
 _ALIGN_RE = re.compile(r'<(th|td) align="(left|right|center)"')
 _CMARK_OPTIONS = cmark.Options.CMARK_OPT_UNSAFE  # raw HTML is kept here and sanitised after
 
 
+_CJK_CHAR_RE = re.compile(f"[{_CJK}]")
+_ENDS_CJK_RE = re.compile(f"[{_CJK}]{_INLINE_TAGS}\\Z")
+_STARTS_CJK_RE = re.compile(f"{_INLINE_TAGS}[{_CJK}]")
+
+
+def _ends_cjk(s: str) -> bool:
+    if s[-1] != ">":
+        return _CJK_CHAR_RE.match(s[-1]) is not None
+    return _ENDS_CJK_RE.search(s[-1000:]) is not None  # inline tags before it: a tail is enough
+
+
+def _starts_cjk(s: str) -> bool:
+    if s[0] != "<":
+        return _CJK_CHAR_RE.match(s[0]) is not None
+    return _STARTS_CJK_RE.match(s) is not None
+
+
+def _join_cjk_lines(part: str) -> str:
+    pieces = part.split("\n")
+    out = [pieces[0]]
+    for before, after in zip(pieces, pieces[1:]):
+        if not (after and before and _starts_cjk(after) and _ends_cjk(before)):
+            out.append("\n")
+        out.append(after)
+    return "".join(out)
+
+
 def _cjk_softbreaks(html: str) -> str:
     """In CJK text a newline in the source is not a word space: a soft line
-    break between two CJK characters renders as nothing."""
+    break between two CJK characters (inline tags either side) renders as
+    nothing; not a newline inside <pre>.  (Line by line: a regex over the whole
+    text costs more than cmark's parse.)"""
     if "\n" not in html:
         return html
     parts = _PRE_RE.split(html)
-    return "".join(part if i % 2 else _CJK_SOFTBREAK_RE.sub(r"\1", part) for i, part in enumerate(parts))
+    return "".join(part if i % 2 else _join_cjk_lines(part) for i, part in enumerate(parts))
 
 
 def _shift_headings(html: str) -> str:

@@ -8,7 +8,6 @@ show a whole number (build logs are kept and shared): `mask` hides its middle.
 """
 from __future__ import annotations
 
-import bisect
 import re
 import zipfile
 from pathlib import Path
@@ -34,15 +33,23 @@ def _digits(s: str) -> str:
 
 def find_pii(text: str) -> list[tuple[int, str, str]]:
     """-> [(line, exact text as written, kind)]."""
-    if not _MAYBE_RE.search(text):  # a quick look first: most texts hold no run of digits this long
-        return []
-    norm = normalize_width(text)
-    found = [(m, "resident identity number") for m in _ID_RE.finditer(norm) if id_checksum_ok(m[1])]
-    found += [(m, "mobile phone number") for m in _MOBILE_RE.finditer(norm)]
-    if not found:
-        return []
-    starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    return [(bisect.bisect_right(starts, m.start(1)), text[m.start(1) : m.end(1)], kind) for m, kind in found]
+    ids, mobiles = [], []
+    seen = set()
+    # A quick look first: every hit holds a run of seven digits, and no hit
+    # spans lines, so only the lines holding such a run are scanned.
+    for maybe in _MAYBE_RE.finditer(text):
+        start = text.rfind("\n", 0, maybe.start()) + 1
+        if start in seen:
+            continue
+        seen.add(start)
+        end = text.find("\n", maybe.end())
+        line_text = text[start:] if end < 0 else text[start:end]
+        norm = normalize_width(line_text)  # one character for one: offsets hold
+        number = text.count("\n", 0, start) + 1
+        ids += [(number, line_text[m.start(1):m.end(1)], "resident identity number")
+                for m in _ID_RE.finditer(norm) if id_checksum_ok(m[1])]
+        mobiles += [(number, line_text[m.start(1):m.end(1)], "mobile phone number") for m in _MOBILE_RE.finditer(norm)]
+    return ids + mobiles
 
 
 def allowed(hit: str, pii_allow: list[str]) -> bool:

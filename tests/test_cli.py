@@ -181,6 +181,31 @@ def test_site_theme_overrides_templates_and_static_files(tmp_path):
     assert (out / "static" / "extra.css").is_file() and (out / "static" / "style.css").is_file()
 
 
+def test_a_site_macros_html_renders_every_list_entry_itself(tmp_path):
+    """The built-in theme renders a record's list entry once per language and
+    link; a site's own macros.html (here: a copy whose entries name the page
+    they are on) is rendered for every entry, so nothing is taken from another page."""
+    from gazette import resources
+
+    site = tmp_path / "site"
+    shutil.copytree(SITES / "valid" / "edge", site)
+    templates = site / "themes" / "default" / "templates"
+    templates.mkdir(parents=True)
+    own = (resources.builtin_theme() / "templates" / "macros.html").read_text(encoding="utf-8")
+    assert '<li class="record-item"' in own
+    (templates / "macros.html").write_text(own.replace('<li class="record-item"', '<li class="record-item" data-on="{{ page.path }}"'),
+                                           encoding="utf-8")
+    out = tmp_path / "out"
+    assert run("build", "--site", site, "--out", out, "--no-pdf", "--no-search").exit_code == 0
+    seen = 0
+    for listing in ("types/faq/", "types/policy/", "years/2024/", "en/types/faq/", "en/years/2024/"):
+        html = (out / listing / "index.html").read_text(encoding="utf-8")
+        on = re.findall(r'<li class="record-item" data-on="([^"]*)"', html)
+        assert on and set(on) == {listing}, (listing, set(on))
+        seen += len(on)
+    assert seen >= 10
+
+
 def test_a_broken_site_template_is_reported_with_its_file_and_line(tmp_path):
     site = tmp_path / "site"
     shutil.copytree(SITES / "valid" / "edge", site)

@@ -115,3 +115,17 @@ def test_no_function_in_the_package_is_over_60_lines():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60:
                 long.append(f"{path.relative_to(package)}:{node.lineno} {node.name}")
     assert not long, long
+
+
+def test_pager_window_is_first_last_and_neighbours():
+    from gazette.render.html import pager_window
+
+    assert pager_window(1, 1) == [1]
+    assert pager_window(3, 5) == [1, 2, 3, 4, 5]
+    assert pager_window(1, 10) == [1, 2, 3, None, 10]
+    assert pager_window(4, 10) == [1, 2, 3, 4, 5, 6, None, 10]  # a gap of one page shows it
+    assert pager_window(75, 148) == [1, None, 73, 74, 75, 76, 77, None, 148]
+    for total in range(1, 40):
+        for n in range(1, total + 1):
+            shown = [i for i in pager_window(n, total) if i is not None]
+            assert shown == sorted(set(shown)) and {1, n, total} <= set(shown) and len(shown) <= 9

@@ -44,6 +44,24 @@ class Page:
 
 
 
+def pager_window(n: int, total: int, around: int = 2) -> list[int | None]:
+    """Page numbers a pager shows on page n of total: the first, the last and
+    `around` either side of n, None where pages are left out (a gap of one
+    page shows that page instead).  Linear in the number of pages, where
+    linking every page from every page is quadratic."""
+    shown = sorted({1, total, *range(max(1, n - around), min(total, n + around) + 1)})
+    out: list[int | None] = []
+    last = 0
+    for i in shown:
+        if i - last == 2:
+            out.append(last + 1)
+        elif i - last > 2:
+            out.append(None)
+        out.append(i)
+        last = i
+    return out
+
+
 class HtmlRenderer:
     @staticmethod
     def urls_for(site: Site) -> Urls:
@@ -68,6 +86,9 @@ class HtmlRenderer:
         self._by_topic, self._by_tag, self._by_issuer = groups["topics"], groups["tags"], groups["issuers"]
         self._by_year, self._by_type = groups["years"], groups["types"]
         self._type_position: dict[str, int] | None = None  # record id -> place in its type's listing
+        # list entries rendered so far (the built-in macros.html only: a site's own may use anything)
+        own = site.root / "themes" / site.config.theme / "templates" / "macros.html"
+        self._items: dict | None = None if own.exists() else {}
 
 
     # ------------------------------------------------------------ helpers
@@ -92,11 +113,27 @@ class HtmlRenderer:
                 "record": record,
             }
 
+        def record_items_once(records: list[Record], show_type, anchor, macro) -> Markup:
+            """The built-in theme's list entries of records: each rendered once
+            per language, options and link (a site's own macros.html renders
+            every one)."""
+            if self._items is None:
+                return Markup("").join(macro(r, show_type, anchor) for r in records)
+            out = []
+            for record in records:
+                key = (record.id, lang, bool(show_type), bool(anchor), url(urls.record(record.id, lang if record.has(lang) else default)))
+                item = self._items.get(key)
+                if item is None:
+                    item = self._items[key] = macro(record, show_type, anchor)
+                out.append(item)
+            return Markup("").join(out)
+
         return {
             **theme.base_context(site, lang, urls),
             "page": page,
             "url": url,
             "record_link": record_link,
+            "record_items_once": record_items_once,
             "file_info": lambda r, rel: theme.file_info(r.path.with_name(r.id) / rel),
             "record_types": RECORD_TYPES,
             "record_pdf": (lambda r, l: url(urls.record_pdf(r.id, l))) if self.pdf else (lambda r, l: None),
@@ -223,11 +260,15 @@ class HtmlRenderer:
                     "prev": self.urls.paged(base_of(lang), n - 1) if n > 1 else None,
                     "next": self.urls.paged(base_of(lang), n + 1) if n < total else None,
                     "pages": [(i, self.urls.paged(base_of(lang), i)) for i in range(1, total + 1)],
+                    # the first and last pages and two either side of this one; None for a gap
+                    "window": [(i, i and self.urls.paged(base_of(lang), i)) for i in pager_window(n, total)],
                 }
             yield Page(
                 path=self.urls.paged(base_of(lang), n), lang=lang, template=template,
                 title=title if n == 1 else f"{title} · {i18n.t('page_n', lang, n=n)}",
-                ctx={**ctx, "records": chunk, "pager": pager, "count": len(records)},
+                ctx={**ctx, "records": chunk, "pager": pager, "count": len(records),
+                     # the page's records by type, in the order of types (for a listing that groups them)
+                     "by_type": [(t, g) for t in RECORD_TYPES if (g := [r for r in chunk if r.meta.type == t])]},
                 alternates=self._alternates(lambda l: self.urls.paged(base_of(l), n)),
             )
 

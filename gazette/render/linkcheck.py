@@ -7,12 +7,58 @@ expression per page: a few seconds for tens of thousands of pages.
 """
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from urllib.parse import unquote
 
-_LINK_RE = re.compile(rb'\s(?:href|src)="([^"]*)"')
-_ID_RE = re.compile(rb'\sid="([^"]+)"')
+# Literal searches (a fast scan), each hit kept only after white space: the
+# attribute itself, not the tail of another name (data-src, data-id).
+_HREF_RE = re.compile(rb'href="([^"]*)"')
+_SRC_RE = re.compile(rb'src="([^"]*)"')
+_ID_RE = re.compile(rb'id="([^"]+)"')
+_SPACE = frozenset(b" \t\n\r\f\v")
+
+
+def _values(pattern: re.Pattern, html: bytes) -> set[bytes]:
+    return {m[1] for m in pattern.finditer(html) if m.start() and html[m.start() - 1] in _SPACE}
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse(raw: bytes) -> tuple | None:
+    """A link as written -> (leading '../' count, the rest normalised, names a
+    folder, fragment, path as written); None for a link that leaves the site
+    (another scheme, an absolute path).  The same few thousand links recur on
+    every page: each is parsed once."""
+    link = raw.decode("utf-8", "replace").replace("&amp;", "&")
+    if not link or link.startswith(("http:", "https:", "mailto:", "tel:", "data:", "//", "/")) or ":" in link.split("/")[0]:
+        return None
+    path, _, fragment = link.partition("#")
+    path = path.split("?", 1)[0]
+    plain = unquote(path)
+    ups = 0
+    while plain.startswith("../"):
+        plain, ups = plain[3:], ups + 1
+    rest = posixpath.normpath(plain) if plain else "."
+    if rest.startswith(("..", "/")):
+        ups = -1  # resolved the long way
+    return ups, rest, path.endswith("/"), unquote(fragment), path
+
+
+def _target(base: str, parsed: tuple) -> str | None:
+    """Where a parsed link on a page in folder `base` leads: "file\0fragment"."""
+    ups, rest, folder, fragment, path = parsed
+    if not path:
+        return None  # this very page: the caller's
+    parts = base.split("/") if base else []
+    if 0 <= ups <= len(parts):
+        head = parts[:len(parts) - ups]
+        target = "/".join(head + [rest] if rest != "." else head) or "."
+    else:
+        target = posixpath.normpath(posixpath.join(base, unquote(path)))
+    if folder or target == ".":
+        target = (target + "/index.html") if target != "." else "index.html"
+    return f"{target}\0{fragment}"
 
 
 class InternalLinks:
@@ -26,21 +72,12 @@ class InternalLinks:
     @staticmethod
     def scan(file: str, html: bytes) -> tuple[str, str]:
         base = posixpath.dirname(file)
-        ids = {m.decode("utf-8", "replace") for m in _ID_RE.findall(html)}
+        ids = {m.decode("utf-8", "replace") for m in _values(_ID_RE, html)}
         found = set()
-        for raw in set(_LINK_RE.findall(html)):
-            link = raw.decode("utf-8", "replace").replace("&amp;", "&")
-            if not link or link.startswith(("http:", "https:", "mailto:", "tel:", "data:", "//", "/")) or ":" in link.split("/")[0]:
-                continue
-            path, _, fragment = link.partition("#")
-            path = path.split("?", 1)[0]
-            if not path:
-                target = file
-            else:
-                target = posixpath.normpath(posixpath.join(base, unquote(path)))
-                if path.endswith("/") or target == ".":
-                    target = (target + "/index.html") if target != "." else "index.html"
-            found.add(f"{target}\0{unquote(fragment)}")
+        for raw in _values(_HREF_RE, html) | _values(_SRC_RE, html):
+            parsed = _parse(raw)
+            if parsed is not None:
+                found.add(_target(base, parsed) or f"{file}\0{parsed[3]}")
         return "\1".join(sorted(found)), "\0".join(sorted(ids))
 
     def page(self, file: str, html: bytes) -> None:
