@@ -62,13 +62,18 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def run_measured(cmd: list[str], env=None) -> tuple[float, int, subprocess.CompletedProcess]:
+def run_measured(cmd: list[str], env=None, memory: bool = True) -> tuple[float, int, subprocess.CompletedProcess]:
+    """Wall time and (with `memory`) peak PSS of the process tree, sampled
+    every 20 ms.  Sampling reads every process's page tables
+    (/proc/PID/smaps_rollup), which slows the build it measures: time a run
+    without it, and take memory from a run of its own."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     peak = 0
-    while proc.poll() is None:
+    while memory and proc.poll() is None:
         peak = max(peak, tree_rss(proc.pid))
         time.sleep(0.02)
+    proc.wait()
     wall = time.perf_counter() - start
     out, err = proc.communicate()
     return wall, peak, subprocess.CompletedProcess(cmd, proc.returncode, out, err)

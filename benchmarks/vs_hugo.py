@@ -7,8 +7,9 @@ incremental rebuilds, and PDFs on a Dask cluster against the local pool.
 1. Generates the documents once with ../shared/bench/gen_corpus.py in both
    flavours (gazette, and hugo --scaffold; same seed, same documents), then
    alternates, per round, a clean gazette build (HTML only: --no-pdf
-   --no-search --clean) and a Hugo build.  Prints median wall time and peak
-   memory (PSS of the process tree) of each, and the ratio gazette / Hugo.
+   --no-search --clean) and a Hugo build, timed with nothing sampling them;
+   then one more run of each with its memory sampled (PSS of the process
+   tree).  Prints median wall time, peak memory and the ratio gazette / Hugo.
 2. Incremental rebuilds of the same site, each measured `--rounds` times:
    nothing changed; one record's body changed (a different record each
    time); a template changed (a site-theme copy of listing.html, edited).
@@ -44,27 +45,35 @@ def _median(rows) -> tuple[float, int]:
 
 def _say(label: str, rows) -> None:
     wall, peak = _median(rows)
-    print(f"{label}: median {wall:.2f} s, peak {peak / 2**20:.0f} MiB ({len(rows)} runs)", flush=True)
+    memory = f", peak {peak / 2**20:.0f} MiB" if peak else ""
+    print(f"{label}: median {wall:.2f} s{memory} ({len(rows)} runs: {', '.join(f'{w:.2f}' for w, _ in rows)})", flush=True)
 
 
 def versus_hugo(site: Path, hugo_site: Path, hugo: str, work: Path, rounds: int) -> float:
     env = dict(os.environ, SOURCE_DATE_EPOCH=EPOCH, GAZETTE_CACHE_DIR=str(work / "cache"))
     gazette = [sys.executable, "-m", "gazette.cli", "build", "--no-pdf", "--no-search", "--clean", "--site", str(site),
                "--out", str(work / "out")]
+    hugo_cmd = [hugo, "--source", str(hugo_site), "--quiet"]
     rows: dict[str, list] = {"gazette full build (clean)": [], "hugo full build": []}
+
+    def one(cmd: list[str], output: Path, memory: bool) -> tuple[float, int]:
+        shutil.rmtree(output, ignore_errors=True)
+        wall, peak, proc = run_measured(cmd, env, memory=memory)
+        if proc.returncode:
+            raise SystemExit(proc.stderr)
+        return wall, peak
+
+    # timed rounds, alternating, nothing sampling the processes; then one run
+    # of each with memory sampled (sampling slows what it samples)
     for _ in range(rounds):
-        shutil.rmtree(work / "out", ignore_errors=True)
-        wall, peak, proc = run_measured(gazette, env)
-        if proc.returncode:
-            raise SystemExit(proc.stderr)
-        rows["gazette full build (clean)"].append((wall, peak))
-        shutil.rmtree(hugo_site / "public", ignore_errors=True)
-        wall, peak, proc = run_measured([hugo, "--source", str(hugo_site), "--quiet"], env)
-        if proc.returncode:
-            raise SystemExit(proc.stderr)
-        rows["hugo full build"].append((wall, peak))
+        rows["gazette full build (clean)"].append(one(gazette, work / "out", False))
+        rows["hugo full build"].append(one(hugo_cmd, hugo_site / "public", False))
+    peaks = {"gazette full build (clean)": one(gazette, work / "out", True)[1],
+             "hugo full build": one(hugo_cmd, hugo_site / "public", True)[1]}
     for label, values in rows.items():
-        _say(label, values)
+        walls = sorted(w for w, _ in values)
+        print(f"{label}: median {statistics.median(walls):.2f} s (runs: {', '.join(f'{w:.1f}' for w in walls)}); "
+              f"peak {peaks[label] / 2**20:.0f} MiB (PSS of the process tree, a run of its own)", flush=True)
     ratio = _median(rows["gazette full build (clean)"])[0] / _median(rows["hugo full build"])[0]
     print(f"gazette / hugo: {ratio:.2f}", flush=True)
     return ratio
@@ -80,7 +89,7 @@ def incremental(site: Path, work: Path, rounds: int) -> None:
            "--out", str(work / "out")]
 
     def run() -> tuple[float, int]:
-        wall, peak, proc = run_measured(cmd, env)
+        wall, peak, proc = run_measured(cmd, env, memory=False)
         if proc.returncode:
             raise SystemExit(proc.stderr)
         return wall, peak

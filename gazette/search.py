@@ -50,7 +50,8 @@ def doc_number_table(site: Site, urls: Urls) -> bytes:
                  "title": {l: record.title(l) for l in site.languages if record.has(l)},
                  "url": {l: urls.record(record.id, l) for l in site.languages if record.has(l)}}
         table.setdefault(normalize_doc_number(record.meta.doc_number), []).append(entry)
-    return (json.dumps(table, ensure_ascii=False, sort_keys=True, indent=0) + "\n").encode("utf-8")
+    # compact: json's C encoder runs only without indentation
+    return (json.dumps(table, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def pagefind_command() -> list[str]:

@@ -10,6 +10,7 @@ is small) the same function renders in this process.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import multiprocessing
 import os
@@ -164,6 +165,16 @@ def render_pages(renderer: HtmlRenderer, writer, workers: int | None = None, whi
             while_waiting()
         return _collect([done], writer, claim=staging is not None)
     shares = min(workers, 8)
+    # The site stays as loaded while the workers render: out of the collector's
+    # reach, so no worker's collection touches (and copies) every object of it.
+    gc.freeze()
+    try:
+        return _render_forked(renderer, writer, shares, context, staging, reuse, while_waiting)
+    finally:
+        gc.unfreeze()
+
+
+def _render_forked(renderer: HtmlRenderer, writer, shares: int, context, staging, reuse, while_waiting) -> Rendered:
     with ProcessPoolExecutor(max_workers=shares, mp_context=context, initializer=_start,
                              initargs=(renderer, staging, reuse)) as pool:
         futures = [pool.submit(_worker_share, (i, shares)) for i in range(shares)]
