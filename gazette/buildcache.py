@@ -61,12 +61,17 @@ def _unseal(data: bytes) -> bytes | None:
     return payload if hashlib.sha256(payload).hexdigest().encode() == digest else None
 
 
+def unpickle(payload: bytes):
+    """Unpickle what gazette itself stored (the allow-list above)."""
+    return _AllowListUnpickler(io.BytesIO(payload)).load()
+
+
 def _read_sealed(path: Path):
     try:
         payload = _unseal(path.read_bytes())
         if payload is None:
             return None
-        return _AllowListUnpickler(io.BytesIO(payload)).load()
+        return unpickle(payload)
     except Exception:  # noqa: BLE001 - any damage means: no cache
         return None
 
@@ -100,13 +105,20 @@ class LoadCache:
                     self.entries[path.stem] = stored["entries"]
 
     def get(self, key: str):
-        value = self.entries.get(key[:2], {}).get(key)
+        stored = self.entries.get(key[:2], {}).get(key)
+        value = stored
+        if isinstance(stored, bytes):  # as a load worker pickled it
+            try:
+                value = unpickle(stored)
+            except Exception:  # noqa: BLE001 - a damaged entry: no cache
+                return None
         if value is not None:
-            self.used.setdefault(key[:2], {})[key] = value
+            self.used.setdefault(key[:2], {})[key] = stored
             self.hits += 1
         return value
 
     def put(self, key: str, value) -> None:
+        """`value`: the load result, or its pickle (kept as it is)."""
         self.used.setdefault(key[:2], {})[key] = value
 
     def save(self) -> None:

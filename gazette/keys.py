@@ -5,8 +5,11 @@ that file was written under.  A key covers, for every output:
 
 * the site digest: gazette's version, the build's options, the
   configuration, the taxonomies and issue files, both theme layers (every
-  file), the archive of released issues, and the build date (validity and
-  consultation phases depend on it);
+  file but the templates), the archive of released issues, and the build
+  date (validity and consultation phases depend on it);
+* a page also the templates it renders with: its own and those it extends,
+  includes or imports (template_digest), so a change to listing.html renders
+  the listings again and nothing else;
 
 and then what the output itself shows:
 
@@ -56,15 +59,18 @@ class Unkeyable(Exception):
 _TEXT = (".md", ".yaml", ".yml", ".html", ".css", ".js", ".txt", ".xml", ".json", ".svg")
 
 
-def tree_digest(folder: Path, by_content: bool | tuple = True) -> str:
+def tree_digest(folder: Path, by_content: bool | tuple = True, skip: str | None = None) -> str:
     """Every file under `folder` (sorted): its path and its bytes, or with
     by_content=False its size and modification time (large files); with a
-    tuple of suffixes, the bytes of those files and the size and time of the rest."""
+    tuple of suffixes, the bytes of those files and the size and time of the
+    rest.  `skip`: a folder directly under `folder` left out."""
     h = hashlib.sha256()
     folder = Path(folder)
     if not folder.is_dir():
         return h.hexdigest()
     for dirpath, dirnames, filenames in os.walk(folder):
+        if skip and dirpath == os.fspath(folder) and skip in dirnames:
+            dirnames.remove(skip)
         dirnames.sort()
         for name in sorted(filenames):
             path = os.path.join(dirpath, name)
@@ -120,9 +126,10 @@ def site_digest(site: Site, builtin_theme: Path, options: dict) -> str:
     root = site.root
     h = hashlib.sha256(f"gazette {__version__}\0{sorted(options.items())!r}\0{site.build_date.isoformat()}".encode())
     h.update(file_digest(root / "gazette.yaml").encode())
-    for part in (root / "content" / "_taxonomy", root / "content" / "issues", builtin_theme,
-                 root / "themes" / site.config.theme):
+    for part in (root / "content" / "_taxonomy", root / "content" / "issues"):
         h.update(tree_digest(part).encode())
+    for theme in (builtin_theme, root / "themes" / site.config.theme):  # templates: per page (page_key)
+        h.update(tree_digest(theme, skip="templates").encode())
     h.update(tree_digest(root / "archive", by_content=False).encode())
     if (root / "themes" / site.config.theme / "templates").is_dir():
         for record in site.public:
@@ -174,9 +181,38 @@ def neighbours(record: Record) -> list:
             record.supersedes, record.superseded_by, record.interprets, record.faq_of, record.issue]
 
 
-def page_key(site_key: str, page) -> str | None:
-    """A page's key.  A record page: its record stands for its edition, meta and
-    JSON-LD (all made from the record's files and relations)."""
+def template_digest(env, name: str) -> str | None:
+    """The templates a page template renders with: itself and every template it
+    extends, includes or imports, each by its source as the theme layers
+    resolve it; every template of the theme when a name is only known at
+    render time.  None when a template cannot be read (the render says why)."""
+    from jinja2 import meta
+
+    sources: dict[str, tuple] = {}
+    todo = [name]
+    try:
+        while todo:
+            current = todo.pop()
+            if current in sources:
+                continue
+            source, filename, _ = env.loader.get_source(env, current)
+            sources[current] = (filename, source)
+            for ref in meta.find_referenced_templates(env.parse(source)):
+                if ref is None:  # a name made at render time: any template
+                    todo += [n for n in env.loader.list_templates() if n.endswith(".html")]
+                else:
+                    todo.append(ref)
+    except Exception:  # noqa: BLE001 - a missing or broken template: the page renders every time (and fails, saying why)
+        return None
+    return digest_of(sorted(sources.items()))
+
+
+def page_key(site_key: str, page, templates: str | None = "") -> str | None:
+    """A page's key: the site digest, the digest of its templates
+    (template_digest) and what it shows.  A record page: its record stands for
+    its edition, meta and JSON-LD (all made from the record's files and relations)."""
+    if templates is None:
+        return None
     from .render.html import Deferred
 
     record = page.ctx.get("record")
@@ -187,6 +223,6 @@ def page_key(site_key: str, page) -> str | None:
         ctx = {k: (Covered(record.id) if k in ("edition", "meta") or isinstance(v, Deferred) else v) for k, v in ctx.items()}
     elif any(isinstance(v, Deferred) for v in ctx.values()):
         return None
-    return digest_of(site_key, "page", page.template, page.path, page.lang, page.title, page.links,
+    return digest_of(site_key, templates, "page", page.template, page.path, page.lang, page.title, page.links,
                      page.alternates, page.lastmod, page.in_sitemap, ctx, deps)
 

@@ -190,18 +190,60 @@ def _load_many(jobs: list[tuple[Path, str, str | None]], workers: int, progress:
             else:
                 todo.append((i, key, (path, rid, lang, data)))
         if workers > 1 and len(todo) >= PARALLEL_THRESHOLD:
-            chunk = max(16, len(todo) // (workers * 8))
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for (i, key, _), loaded in zip(todo, pool.map(_load_job, [job for _, _, job in todo], chunksize=chunk)):
-                    out[i] = loaded
-                    cache.put(key, loaded)
-                    task.advance()
+            for (i, key, _), blob in zip(todo, _in_workers([job for _, _, job in todo], workers)):
+                out[i] = _unpickle(blob)
+                cache.put(key, blob)  # stored as the worker pickled it
+                task.advance()
         else:
             for i, key, job in todo:
                 out[i] = _load_job(job)
                 cache.put(key, out[i])
                 task.advance()
     return out
+
+
+def _in_workers(jobs: list[tuple], workers: int):
+    """Each job's Loaded, pickled (the load cache keeps those bytes as they
+    are), from worker processes, in order.  Forked workers find the jobs (and
+    the files' bytes) in their own memory; elsewhere they are sent."""
+    import multiprocessing
+    import pickle
+
+    chunk = max(16, len(jobs) // (workers * 8))
+    try:
+        context = multiprocessing.get_context("fork")
+    except ValueError:
+        context = None
+    if context is None:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            yield from (pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL)
+                        for loaded in pool.map(_load_job, jobs, chunksize=chunk))
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_keep_jobs, initargs=(jobs,)) as pool:
+        yield from pool.map(_load_kept, range(len(jobs)), chunksize=chunk)
+
+
+def _unpickle(blob: bytes) -> Loaded:
+    from .buildcache import unpickle
+
+    loaded = unpickle(blob)
+    if not isinstance(loaded, Loaded):
+        raise TypeError("a load worker returned something else")  # pragma: no cover
+    return loaded
+
+
+# a forked load worker's jobs, set once by _keep_jobs in that worker
+_KEPT: list = []
+
+
+def _keep_jobs(jobs: list) -> None:
+    _KEPT[:] = jobs
+
+
+def _load_kept(index: int) -> bytes:
+    import pickle
+
+    return pickle.dumps(_load_job(_KEPT[index]), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _load_job(job):

@@ -38,6 +38,7 @@ class BuildResult:
     search: dict | None = None  # year -> 'indexed' | 'cached'
     links: list | None = None  # check --links: links that are broken or need attention
     reused: int = 0  # files taken from the last output (incremental build)
+    rendered: int = 0  # pages rendered (the others' keys were unchanged: taken from the last output)
     up_to_date: dict | None = None  # nothing changed since the last build: its report (no site loaded)
 
 
@@ -112,7 +113,7 @@ def check(site_dir: Path, strict: bool = False, workers: int | None = None, pdf:
     writer = NullWriter(sources=[Path(site_dir), resources.builtin_theme(), cache_dir(site)])
     links = InternalLinks()
     with_pdf = pdf_enabled(site, pdf)
-    pages = write_site(site, writer, with_pdf, search_enabled(site, None), links)
+    pages = len(write_site(site, writer, with_pdf, search_enabled(site, None), links).files)
     write_archived_pdfs(site, writer)
     if with_pdf:
         renderer = pdfmod.PdfRenderer(site, resources.builtin_theme(), cache_dir(site), workers, progress)
@@ -182,8 +183,7 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
                                {"pdf": pdf, "search": with_search, "preview": preview}, _tool_versions(pdf, with_search))
         report = None if clean else _up_to_date(site_dir, out_dir, settings, inputs)
         if report is not None:
-            return BuildResult(site=None, diagnostics=Diagnostics(root=site_dir), out_dir=Path(out_dir).resolve(),
-                               up_to_date=report)
+            return BuildResult(site=None, diagnostics=Diagnostics(root=site_dir), out_dir=out_dir.resolve(), up_to_date=report)
     site, diags = load_and_resolve(site_dir, workers, pdf, preview=preview, progress=progress, settings=settings,
                                    clean=clean, save_cache=True)
     previous = None if clean else BuildState.load(cache_dir(site), out_dir)
@@ -197,7 +197,8 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
     with_pdf, with_search = pdf_enabled(site, pdf), search_enabled(site, with_search)
     site_key = site_digest(site, resources.builtin_theme(), {"pdf": with_pdf, "search": with_search, "preview": preview})
     try:
-        result.pages = write_site(site, writer, with_pdf, with_search, links, workers, site_key)
+        rendered = write_site(site, writer, with_pdf, with_search, links, workers, site_key)
+        result.pages, result.rendered = len(rendered.files), rendered.rendered
         write_archived_pdfs(site, writer)
         if with_pdf:
             result.pdfs_rendered, result.pdfs_written = write_pdfs(site, writer, workers, progress,
@@ -319,10 +320,10 @@ def write_archived_pdfs(site: Site, writer: Writer) -> None:
 
 
 def write_site(site: Site, writer: Writer, with_pdf: bool = False, with_search: bool = True,
-               links: InternalLinks | None = None, workers: int | None = None, site_key: str | None = None) -> int:
-    """Pages, static files, feeds, data files, sitemap.  With `site_key`
-    (keys.site_digest) and a writer that knows the last output, what did not
-    change is reused."""
+               links: InternalLinks | None = None, workers: int | None = None, site_key: str | None = None):
+    """Pages, static files, feeds, data files, sitemap -> the pages
+    (batch.Rendered).  With `site_key` (keys.site_digest) and a writer that
+    knows the last output, what did not change is reused."""
     urls = HtmlRenderer.urls_for(site)
     feed_list = feeds.feeds(site, urls)  # made once: pages link them, write_feeds writes them
     renderer = HtmlRenderer(site, resources.builtin_theme(), pdf=with_pdf, search=with_search, feed_list=feed_list)
@@ -339,7 +340,7 @@ def write_site(site: Site, writer: Writer, with_pdf: bool = False, with_search: 
         links.update(rendered.links)
     writer.write("sitemap.xml", data.sitemap(rendered.sitemap, urls))
     writer.write("robots.txt", data.robots(urls))
-    return len(rendered.files)
+    return rendered
 
 
 def _keyed(writer: Writer, rel: str, key: str | None, make) -> None:

@@ -33,27 +33,26 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _files(folder: Path) -> dict[str, Path]:
+def _files(folder: Path) -> dict[str, str]:
     out = {}
     base = os.fspath(folder)
     for dirpath, dirnames, filenames in os.walk(base):
-        dirnames.sort()
         prefix = os.path.relpath(dirpath, base).replace(os.sep, "/")
         prefix = "" if prefix == "." else prefix + "/"
         for name in filenames:
             rel = prefix + name
             if rel not in SKIP:
-                out[rel] = Path(dirpath, name)
+                out[rel] = os.path.join(dirpath, name)
     return dict(sorted(out.items()))
 
 
-def files_in(folder: Path) -> dict[str, Path]:
+def files_in(folder: Path) -> dict[str, str]:
     """Every file under `folder` (but the manifest and its signature): relative path -> path, sorted."""
     return _files(folder)
 
 
 def manifest_bytes(folder: Path, version: str, known: dict[str, str] | None = None,
-                   present: dict[str, Path] | None = None) -> bytes:
+                   present: dict[str, str] | None = None) -> bytes:
     """The manifest of everything in `folder`: sorted, so the same files give the
     same bytes.  `known`: SHA-256 of files the build wrote itself, as it wrote
     them (the rest, such as the search index, are read here)."""

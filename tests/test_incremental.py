@@ -73,6 +73,13 @@ def _edits(site: Path):
         base = (resources.builtin_theme() / "templates" / "base.html").read_text(encoding="utf-8")
         (theme / "base.html").write_text(base.replace("</footer>", "<p>local note</p></footer>", 1), encoding="utf-8")
 
+    def listing():  # one page template: the listings render again, nothing else
+        from gazette import resources
+
+        own = (resources.builtin_theme() / "templates" / "listing.html").read_text(encoding="utf-8")
+        (theme / "listing.html").write_text(own.replace("{% block main %}", '{% block main %}<p class="note">listing note</p>', 1),
+                                            encoding="utf-8")
+
     def taxonomy():
         path = site / "content" / "_taxonomy" / "topics.yaml"
         text = path.read_text(encoding="utf-8")
@@ -86,7 +93,7 @@ def _edits(site: Path):
         _edit(second, "disclosure: proactive", "disclosure: on-request")
 
     return [("body", body), ("title", title), ("add", add), ("remove", remove), ("template", template),
-            ("taxonomy", taxonomy), ("config", config), ("unpublish", unpublish)]
+            ("listing", listing), ("taxonomy", taxonomy), ("config", config), ("unpublish", unpublish)]
 
 
 def test_every_incremental_build_is_byte_identical_to_a_clean_build(site, tmp_path):
@@ -112,6 +119,10 @@ def test_every_incremental_build_is_byte_identical_to_a_clean_build(site, tmp_pa
         assert rewritten == changed, f"after '{what}': rewritten but unchanged: {sorted(rewritten - changed)[:5]}"
         if what == "body":
             assert changed and result.reused > 0.8 * result.files, (what, result.reused, result.files)
+        if what == "listing":  # exactly the pages made with listing.html were rendered
+            listings = {rel for rel in changed if rel.endswith(".html")}
+            assert listings and all(b"listing note" in got[rel] for rel in listings)
+            assert sum(b"listing note" in data for data in got.values()) == len(listings) == result.rendered
 
 
 def test_a_build_with_nothing_changed_says_so_and_writes_nothing(site, tmp_path):
@@ -202,3 +213,30 @@ def test_a_damaged_or_planted_cache_is_never_trusted(site, tmp_path):
     assert not marker.exists()
     _build(site, tmp_path / "clean", tmp_path / "clean-cache", clean=True)
     assert _tree(out) == _tree(tmp_path / "clean")
+
+
+def test_worker_processes_give_the_same_bytes_as_one_process(tmp_path, monkeypatch):
+    """Loading and rendering in forked worker processes (what a large site
+    does) gives the very files one process gives, and fills the load cache a
+    later build reuses.  The thresholds are lowered so a small site takes the
+    worker path."""
+    from gazette import load
+    from gazette.pipeline import build
+    from gazette.render import batch
+    from conftest import _synthetic
+
+    site, _ = _synthetic(tmp_path, n=60)
+    serial = build(site, tmp_path / "one", pdf=False, with_search=False, settings=settings(tmp_path / "c1"), workers=1)
+    monkeypatch.setattr(load, "PARALLEL_THRESHOLD", 10)
+    monkeypatch.setattr(batch, "PARALLEL_PAGES", 10)
+    forked = build(site, tmp_path / "two", pdf=False, with_search=False, settings=settings(tmp_path / "c2"), workers=2)
+    assert forked.pages == serial.pages > 100
+    assert _tree(tmp_path / "two") == _tree(tmp_path / "one")
+    assert len(list((tmp_path / "c2" / "load").glob("*.cache"))) > 10
+    # the load cache the workers filled serves the next build: every record file from it
+    record = sorted((site / "content" / "records").rglob("*.md"))[0]
+    record.write_text(record.read_text(encoding="utf-8") + "\n\nA line added.\n", encoding="utf-8")
+    again = build(site, tmp_path / "two", pdf=False, with_search=False, settings=settings(tmp_path / "c2"), workers=2)
+    clean = build(site, tmp_path / "one", pdf=False, with_search=False, settings=settings(tmp_path / "c1"), workers=1, clean=True)
+    assert _tree(tmp_path / "two") == _tree(tmp_path / "one")
+    assert again.reused > 0.9 * again.files and clean.reused == 0

@@ -37,6 +37,7 @@ class Rendered:
     files: list[str] = field(default_factory=list)
     sitemap: list[Page] = field(default_factory=list)
     links: InternalLinks = field(default_factory=InternalLinks)
+    rendered: int = 0  # pages rendered (the rest were taken from the last output by their keys)
 
 
 @dataclass
@@ -85,7 +86,7 @@ def _same_bytes(reuse: Reuse | None, file: str, sha: str, target: Path | None, m
 
 def _render_share(renderer: HtmlRenderer, share: int, shares: int, write, reuse: Reuse | None = None,
                   staging: Path | None = None) -> list[tuple]:
-    """-> [(page index, file, sitemap stub, sha256, key, packed links, reused)]"""
+    """-> [(page index, file, sitemap stub, sha256, key, packed links, _WRITTEN | _SAME | _REUSED)]"""
     urls = renderer.urls
     done = []
     made: set = set()
@@ -93,18 +94,21 @@ def _render_share(renderer: HtmlRenderer, share: int, shares: int, write, reuse:
         if index % shares != share:
             continue
         file = urls.file_of(page.path)
-        key = keys.page_key(reuse.site_key, page) if reuse is not None else None
+        key = keys.page_key(reuse.site_key, page, renderer.template_key(page.template)) if reuse is not None else None
         old = _reused(reuse, file, key, _inside(staging, file) if staging is not None else None, made)
         if old is not None:
-            done.append((index, file, _stub(page), old[0], key, old[1], True))
+            done.append((index, file, _stub(page), old[0], key, old[1], _REUSED))
             continue
         html = renderer.render(page)
         sha = hashlib.sha256(html).hexdigest()
         same = _same_bytes(reuse, file, sha, _inside(staging, file) if staging is not None else None, made)
         if not same:
             write(file, html)
-        done.append((index, file, _stub(page), sha, key, InternalLinks.scan(file, html), same))
+        done.append((index, file, _stub(page), sha, key, InternalLinks.scan(file, html), _SAME if same else _WRITTEN))
     return done
+
+
+_WRITTEN, _SAME, _REUSED = 0, 1, 2  # a page rendered and written; rendered to the last output's bytes; not rendered
 
 
 def _inside(staging: Path, rel: str) -> Path:
@@ -187,15 +191,16 @@ def _render_forked(renderer: HtmlRenderer, writer, shares: int, context, staging
 def _collect(results: list, writer, claim: bool) -> Rendered:
     out = Rendered()
     entries = sorted(entry for done in results for entry in done)
-    for _, file, stub, sha, key, links, reused in entries:
+    for _, file, stub, sha, key, links, how in entries:
         if claim:
             writer.claim(file)  # the writer's rules: one output per file, inside the output folder
             writer.hashes[file] = sha
             writer.keys[file] = key or ""
         out.files.append(file)
         out.links.add(file, links)
-        if claim and reused:
+        if claim and how != _WRITTEN:
             writer.linked.add(file)
+        out.rendered += how != _REUSED
         if stub.in_sitemap:
             out.sitemap.append(stub)
     return out

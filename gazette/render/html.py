@@ -89,6 +89,15 @@ class HtmlRenderer:
         # list entries rendered so far (the built-in macros.html only: a site's own may use anything)
         own = site.root / "themes" / site.config.theme / "templates" / "macros.html"
         self._items: dict | None = None if own.exists() else {}
+        self._template_keys: dict[str, str | None] = {}
+
+    def template_key(self, name: str) -> str | None:
+        """keys.template_digest of a page template, once per build."""
+        if name not in self._template_keys:
+            from ..keys import template_digest
+
+            self._template_keys[name] = template_digest(self.env, name)
+        return self._template_keys[name]
 
 
     # ------------------------------------------------------------ helpers
