@@ -204,7 +204,7 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
             result.pdfs_rendered, result.pdfs_written = write_pdfs(site, writer, workers, progress,
                                                                    scheduler or site.config.pdf.scheduler)
         if with_search:
-            result.search = search.index(writer.staging, site, HtmlRenderer.urls_for(site), cache_dir(site), progress)
+            result.search = search.index(writer.staging, site, HtmlRenderer.urls_for(site), cache_dir(site), progress, workers)
         present = signing.files_in(writer.staging)
         for problem in links.problems(set(present)):
             diags.warning(None, None, None, f"internal link: {problem}")

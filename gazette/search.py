@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 import shutil
+import os
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -72,12 +73,12 @@ def bundle_path(year: int) -> str:
 
 
 def index(folder: Path, site: Site, urls: Urls, cache_dir: Path | None = None,
-          progress: Progress = NO_PROGRESS) -> dict[int, str]:
+          progress: Progress = NO_PROGRESS, workers: int | None = None) -> dict[int, str]:
     """Index the site in `folder` (a build's staging folder): one Pagefind bundle
-    per year of publication, searched together in the browser.  Memory is
-    bounded by the largest year, and a year whose pages did not change keeps its
-    bundle (from the cache).  While Pagefind indexes one year, the next year's
-    index copies are written.  -> {year: 'indexed' | 'cached'}"""
+    per year of publication, searched together in the browser.  `workers`
+    years are indexed at once (default: one per core), so memory is bounded by
+    that many of the largest years; a year whose pages did not change keeps its
+    bundle (from the cache).  -> {year: 'indexed' | 'cached'}"""
     version = _version()
     target = folder / INDEX_DIR
     if target.exists():
@@ -98,25 +99,30 @@ def index(folder: Path, site: Site, urls: Urls, cache_dir: Path | None = None,
                 task.advance()
             else:
                 todo.append((year, files, cached))
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            ahead = pool.submit(_mirror, folder, todo[0][1]) if todo else None
+        # a year at a time in each worker thread: its index copies written
+        # (Python), then Pagefind (a process of its own) while the other
+        # thread writes the next year's copies
+        with ThreadPoolExecutor(max_workers=max(1, workers or os.cpu_count() or 1)) as pool:
+            futures = [pool.submit(_index_year, folder, year, files, cached) for year, files, cached in todo]
             try:
-                for i, (year, files, cached) in enumerate(todo):
-                    mirror, ahead = ahead.result(), None
-                    if i + 1 < len(todo):
-                        ahead = pool.submit(_mirror, folder, todo[i + 1][1])
-                    try:
-                        _run_pagefind(mirror, folder / bundle_path(year))
-                    finally:
-                        shutil.rmtree(mirror, ignore_errors=True)
-                    if cached:
-                        _keep(folder / bundle_path(year), cached)
-                    outcome[year] = "indexed"
+                for future in futures:
+                    outcome[future.result()] = "indexed"
                     task.advance()
-            finally:
-                if ahead is not None:
-                    shutil.rmtree(ahead.result(), ignore_errors=True)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
     return dict(sorted(outcome.items()))
+
+
+def _index_year(folder: Path, year: int, files: list[str], cached: Path | None) -> int:
+    mirror = _mirror(folder, files)
+    try:
+        _run_pagefind(mirror, folder / bundle_path(year))
+    finally:
+        shutil.rmtree(mirror, ignore_errors=True)
+    if cached:
+        _keep(folder / bundle_path(year), cached)
+    return year
 
 
 def _keep(bundle: Path, cached: Path) -> None:

@@ -128,9 +128,12 @@ class HtmlRenderer:
             every one)."""
             if self._items is None:
                 return Markup("").join(macro(r, show_type, anchor) for r in records)
+            if self._items.get("lang") != lang:  # pages come language by language: keep one language's entries
+                self._items.clear()
+                self._items["lang"] = lang
             out = []
             for record in records:
-                key = (record.id, lang, bool(show_type), bool(anchor), url(urls.record(record.id, lang if record.has(lang) else default)))
+                key = (record.id, bool(show_type), bool(anchor), url(urls.record(record.id, lang if record.has(lang) else default)))
                 item = self._items.get(key)
                 if item is None:
                     item = self._items[key] = macro(record, show_type, anchor)
