@@ -132,7 +132,7 @@ def new_issue(key: str, site_dir: Path):
 @SITE_OPTION
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder.  [default: SITE/output]")
-@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Worker processes for loading and PDFs (default: all cores).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Worker processes for loading, pages, PDFs and search (default: all cores).")
 @click.option("--pdf/--no-pdf", default=None, help="Render PDFs (default: gazette.yaml pdf.enabled, which defaults to on).")
 @click.option("--search/--no-search", "search_index", default=None, help="Build the Pagefind search index (default: gazette.yaml search.enabled, on).")
 @click.option("--scheduler", default=None, metavar="ADDRESS", callback=lambda ctx, param, value: _scheduler(value),

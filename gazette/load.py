@@ -192,7 +192,12 @@ def _load_many(jobs: list[tuple[Path, str, str | None]], workers: int, progress:
         if workers > 1 and len(todo) >= PARALLEL_THRESHOLD:
             for (i, key, _), blob in zip(todo, _in_workers([job for _, _, job in todo], workers)):
                 out[i] = _unpickle(blob)
-                cache.put(key, blob)  # stored as the worker pickled it
+                if out[i] is not None:
+                    cache.put(key, blob)  # stored as the worker pickled it
+                else:  # holds a class the cache's allow-list does not: loaded, not cached
+                    import pickle
+
+                    out[i] = pickle.loads(blob)  # noqa: S301 - our own worker's result
                 task.advance()
         else:
             for i, key, job in todo:
@@ -223,13 +228,18 @@ def _in_workers(jobs: list[tuple], workers: int):
         yield from pool.map(_load_kept, range(len(jobs)), chunksize=chunk)
 
 
-def _unpickle(blob: bytes) -> Loaded:
+def _unpickle(blob: bytes) -> Loaded | None:
+    """A worker's result through the cache's allow-list (what the next build
+    would read back), or None if the allow-list refuses it."""
+    import pickle
+
     from .buildcache import unpickle
 
-    loaded = unpickle(blob)
-    if not isinstance(loaded, Loaded):
-        raise TypeError("a load worker returned something else")  # pragma: no cover
-    return loaded
+    try:
+        loaded = unpickle(blob)
+    except pickle.UnpicklingError:
+        return None
+    return loaded if isinstance(loaded, Loaded) else None
 
 
 # a forked load worker's jobs, set once by _keep_jobs in that worker

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -86,9 +87,10 @@ class HtmlRenderer:
         self._by_topic, self._by_tag, self._by_issuer = groups["topics"], groups["tags"], groups["issuers"]
         self._by_year, self._by_type = groups["years"], groups["types"]
         self._type_position: dict[str, int] | None = None  # record id -> place in its type's listing
-        # list entries rendered so far (the built-in macros.html only: a site's own may use anything)
-        own = site.root / "themes" / site.config.theme / "templates" / "macros.html"
-        self._items: dict | None = None if own.exists() else {}
+        # list entries rendered so far, by the built-in macros.html only (a
+        # site's own may show anything, the page it is on included)
+        self._items: dict = {}
+        self._builtin_macros = os.path.normpath(builtin_theme / "templates" / "macros.html")
         self._template_keys: dict[str, str | None] = {}
 
     def template_key(self, name: str) -> str | None:
@@ -126,7 +128,8 @@ class HtmlRenderer:
             """The built-in theme's list entries of records: each rendered once
             per language, options and link (a site's own macros.html renders
             every one)."""
-            if self._items is None:
+            code = getattr(getattr(macro, "_func", None), "__code__", None)  # jinja2's Macro: the template it is in
+            if code is None or code.co_filename != self._builtin_macros:
                 return Markup("").join(macro(r, show_type, anchor) for r in records)
             if self._items.get("lang") != lang:  # pages come language by language: keep one language's entries
                 self._items.clear()
