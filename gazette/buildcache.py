@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
+from .safefs import files_under
 
 _MAGIC = b"gazette-cache 1\n"
 
@@ -138,16 +139,12 @@ class LoadCache:
 def listing_of(folder: Path) -> dict[str, tuple[int, int]]:
     """Every file under `folder`: relative path -> (size, modification time)."""
     out = {}
-    base = os.fspath(folder)
-    for dirpath, _, filenames in os.walk(base):
-        prefix = os.path.relpath(dirpath, base).replace(os.sep, "/")
-        prefix = "" if prefix == "." else prefix + "/"
-        for name in filenames:
-            try:
-                st = os.stat(os.path.join(dirpath, name), follow_symlinks=False)
-            except OSError:
-                continue
-            out[prefix + name] = (st.st_size, st.st_mtime_ns)
+    for rel, path in files_under(folder):
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except OSError:
+            continue
+        out[rel] = (st.st_size, st.st_mtime_ns)
     return out
 
 

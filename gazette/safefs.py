@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 
 def escapes(path: Path, root: Path) -> bool:
@@ -42,3 +43,14 @@ def links_out(folder: Path, root: Path) -> list[Path]:
             if path.is_symlink() and escapes(path, root):
                 found.append(path)
     return sorted(found)
+
+
+def files_under(folder: Path) -> Iterator[tuple[str, str]]:
+    """Every file under `folder` (links to folders not followed): its path
+    relative to `folder` with '/' separators, and its full path."""
+    base = os.fspath(folder)
+    for dirpath, _, filenames in os.walk(base):
+        prefix = os.path.relpath(dirpath, base).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
+        for name in filenames:
+            yield prefix + name, os.path.join(dirpath, name)

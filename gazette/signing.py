@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import GazetteError
+from .safefs import files_under
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
@@ -34,16 +35,7 @@ def sha256_file(path: Path) -> str:
 
 
 def _files(folder: Path) -> dict[str, str]:
-    out = {}
-    base = os.fspath(folder)
-    for dirpath, dirnames, filenames in os.walk(base):
-        prefix = os.path.relpath(dirpath, base).replace(os.sep, "/")
-        prefix = "" if prefix == "." else prefix + "/"
-        for name in filenames:
-            rel = prefix + name
-            if rel not in SKIP:
-                out[rel] = os.path.join(dirpath, name)
-    return dict(sorted(out.items()))
+    return dict(sorted((rel, path) for rel, path in files_under(folder) if rel not in SKIP))
 
 
 def files_in(folder: Path) -> dict[str, str]:
