@@ -153,16 +153,30 @@ HAN = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _HAN_RE = re.compile(f"([{HAN}])")
 # a space before every Han character that follows anything but a space, and
 # after one that is followed by a letter or digit: punctuation stays glued to
-# the character before it, so it never takes a word position of its own
-_BEFORE_HAN = re.compile(f"(?<=\\S)(?=[{HAN}])")
-_HAN_BEFORE_ALNUM = re.compile(f"(?<=[{HAN}])(?=[0-9A-Za-z])")
+# the character before it, so it never takes a word position of its own.
+# Done per run of Han characters (one regex pass, not a lookaround tried at
+# every position: 1.8x faster on record pages).
+_HAN_RUN = re.compile(f"[{HAN}]+")
+_ASCII_ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _spaced_run(match: re.Match) -> str:
+    text, (start, end) = match.string, match.span()
+    out = " ".join(match.group())
+    if start and not text[start - 1].isspace():
+        out = " " + out
+    if end < len(text) and text[end] in _ASCII_ALNUM:
+        out += " "
+    return out
+
+
 _TOKEN_RE = re.compile(r"(<script\b.*?</script>|<style\b.*?</style>|<!--.*?-->|<[^>]*>)", re.S | re.I)
 INDEX_TRANSFORM = "han-unigram-4"
 
 
 def space_han(text: str) -> str:
     """Each Han character as a word of its own (the rule search.js applies to queries)."""
-    return _HAN_BEFORE_ALNUM.sub(" ", _BEFORE_HAN.sub(" ", text))
+    return _HAN_RUN.sub(_spaced_run, text)
 
 
 # Punctuation in Chinese text: Pagefind gives every word a position, and a

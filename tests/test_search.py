@@ -293,3 +293,19 @@ def test_names_and_text_with_markup_stay_text_on_the_search_page(browser, tmp_pa
         page.close()
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("text, spaced", [
+    ("措施2024年", "措 施 2024 年"),            # a digit after a character, a character after a digit
+    ("关于 印发", "关 于 印 发"),               # a space already there is not doubled
+    ("上海市A级\n政府", "上 海 市 A 级\n政 府"),  # ASCII letters become words; a line break stays one
+    ("（样例）措施", "（ 样 例） 措 施"),         # punctuation stays glued to the character before it
+    ("\U00020001字x", "\U00020001 字 x"),       # characters beyond the BMP too
+    ("plain text", "plain text"),
+])
+def test_every_han_character_is_a_word_of_its_own_in_the_index_copy(text, spaced):
+    """The rule static/search.js applies to a query (spaceHan): the index copy
+    Pagefind reads must split text the same way, or a phrase is never found."""
+    from gazette.search import space_han
+
+    assert space_han(text) == spaced
