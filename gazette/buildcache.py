@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
-from .safefs import files_under
+from .safefs import stats_under
 
 _MAGIC = b"gazette-cache 1\n"
 
@@ -138,14 +138,7 @@ class LoadCache:
 
 def listing_of(folder: Path) -> dict[str, tuple[int, int]]:
     """Every file under `folder`: relative path -> (size, modification time)."""
-    out = {}
-    for rel, path in files_under(folder):
-        try:
-            st = os.stat(path, follow_symlinks=False)
-        except OSError:
-            continue
-        out[rel] = (st.st_size, st.st_mtime_ns)
-    return out
+    return {rel: (st.st_size, st.st_mtime_ns) for rel, _, st in stats_under(folder)}
 
 
 @dataclass

@@ -48,9 +48,34 @@ def links_out(folder: Path, root: Path) -> list[Path]:
 def files_under(folder: Path) -> Iterator[tuple[str, str]]:
     """Every file under `folder` (links to folders not followed): its path
     relative to `folder` with '/' separators, and its full path."""
-    base = os.fspath(folder)
-    for dirpath, _, filenames in os.walk(base):
-        prefix = os.path.relpath(dirpath, base).replace(os.sep, "/")
-        prefix = "" if prefix == "." else prefix + "/"
-        for name in filenames:
-            yield prefix + name, os.path.join(dirpath, name)
+    for rel, entry in _entries(os.fspath(folder), ""):
+        yield rel, entry.path
+
+
+def stats_under(folder: Path) -> Iterator[tuple[str, str, os.stat_result]]:
+    """files_under, with each file's own status (a link's, not its target's)."""
+    for rel, entry in _entries(os.fspath(folder), ""):
+        try:
+            yield rel, entry.path, entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+
+
+def _entries(path: str, prefix: str) -> Iterator[tuple[str, os.DirEntry]]:
+    """os.walk's files, without a relpath per folder: what is a folder (a link
+    to one included, as os.walk has it) is not a file, and only real folders
+    are entered."""
+    try:
+        with os.scandir(path) as it:
+            entries = list(it)
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if not is_dir:
+            yield prefix + entry.name, entry
+        elif not entry.is_symlink():
+            yield from _entries(entry.path, prefix + entry.name + "/")

@@ -131,6 +131,29 @@ def test_pager_window_is_first_last_and_neighbours():
             assert shown == sorted(set(shown)) and {1, n, total} <= set(shown) and len(shown) <= 9
 
 
+def test_pager_pages_is_the_list_of_every_page_a_site_theme_may_show():
+    """`pager.pages` is made when asked (a list on every page was quadratic);
+    to a site's template, sandboxed, it is the list it was."""
+    from jinja2.sandbox import SandboxedEnvironment
+
+    from gazette.keys import digest_of
+    from gazette.render.html import PagerPages
+
+    pages = PagerPages("en/types/policy/", 4)
+    listed = [(1, "en/types/policy/"), (2, "en/types/policy/page/2/"), (3, "en/types/policy/page/3/"),
+              (4, "en/types/policy/page/4/")]
+    assert list(pages) == listed and len(pages) == 4 and pages[-1] == listed[-1] and pages[1:3] == listed[1:3]
+    assert list(reversed(pages)) == listed[::-1] and (2, "en/types/policy/page/2/") in pages
+    with pytest.raises(IndexError):
+        pages[4]
+    template = SandboxedEnvironment().from_string(
+        "{% for n, p in pages %}{{ n }}={{ p }};{% endfor %}|{{ pages|length }}|{{ (pages|last)[0] }}|{{ pages[0][1] }}")
+    assert template.render(pages=pages) == template.render(pages=listed)
+    # a page's key covers it: another listing or another length is another key
+    assert digest_of(pages) == digest_of(PagerPages("en/types/policy/", 4)) != digest_of(PagerPages("en/types/policy/", 5))
+    assert digest_of(pages) is not None
+
+
 def test_markdown_frees_what_cmark_allocates():
     """cmarkgfm's own wrapper leaks each document's tree and HTML (about 55 KB
     a record); gazette calls cmark-gfm so that both are freed."""

@@ -5,6 +5,7 @@ import datetime as dt
 import json
 import os
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Iterator
 
@@ -61,6 +62,31 @@ def pager_window(n: int, total: int, around: int = 2) -> list[int | None]:
         out.append(i)
         last = i
     return out
+
+
+@dataclass(frozen=True)
+class PagerPages(Sequence):
+    """Every page of a listing as (number, path), made when a template asks
+    (the built-in theme shows `pager.window`): a list of them on every page
+    made each listing quadratic, in its building and in its pages' keys."""
+
+    base: str
+    total: int
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, index: int) -> tuple[int, str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self.total))]
+        if index < 0:
+            index += self.total
+        if not 0 <= index < self.total:
+            raise IndexError(index)
+        return index + 1, Urls.paged(self.base, index + 1)
+
+    def __iter__(self):
+        return (self[i] for i in range(self.total))
 
 
 class HtmlRenderer:
@@ -274,7 +300,7 @@ class HtmlRenderer:
                     "n": n, "total": total,
                     "prev": self.urls.paged(base_of(lang), n - 1) if n > 1 else None,
                     "next": self.urls.paged(base_of(lang), n + 1) if n < total else None,
-                    "pages": [(i, self.urls.paged(base_of(lang), i)) for i in range(1, total + 1)],
+                    "pages": PagerPages(base_of(lang), total),
                     # the first and last pages and two either side of this one; None for a gap
                     "window": [(i, i and self.urls.paged(base_of(lang), i)) for i in pager_window(n, total)],
                 }

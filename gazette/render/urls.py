@@ -57,7 +57,8 @@ class Urls:
     def issue(self, key: str | None, lang: str) -> str:
         return f"{self.prefix(lang)}issues/" + (f"{key}/" if key else "")
 
-    def paged(self, base: str, n: int) -> str:
+    @staticmethod
+    def paged(base: str, n: int) -> str:
         return base if n == 1 else f"{base}page/{n}/"
 
     def absolute(self, path: str) -> str:
