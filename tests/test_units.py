@@ -154,6 +154,30 @@ def test_pager_pages_is_the_list_of_every_page_a_site_theme_may_show():
     assert digest_of(pages) is not None
 
 
+def test_files_under_lists_files_and_links_but_enters_no_linked_folder(tmp_path):
+    """The walk behind the manifest and the output's listing: every file, a link
+    to a file or a broken link as itself, a link to a folder neither entered
+    nor listed (as os.walk has it)."""
+    import os
+
+    from gazette.safefs import files_under, stats_under
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "deep.html").write_text("1")
+    (tmp_path / "top.txt").write_text("22")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (outside / "secret").write_text("x")
+    os.symlink(outside, tmp_path / "a" / "linked-folder")
+    os.symlink(tmp_path / "top.txt", tmp_path / "a" / "linked-file")
+    os.symlink(tmp_path / "missing", tmp_path / "broken")
+    listed = dict(files_under(tmp_path))
+    assert sorted(listed) == ["a/b/deep.html", "a/linked-file", "broken", "top.txt"]
+    assert listed["a/b/deep.html"] == os.path.join(tmp_path, "a", "b", "deep.html")
+    sizes = {rel: st.st_size for rel, _, st in stats_under(tmp_path)}
+    assert sizes["top.txt"] == 2 and sizes["a/linked-file"] == len(os.fsencode(tmp_path / "top.txt"))  # the link's own
+
+
 def test_markdown_frees_what_cmark_allocates():
     """cmarkgfm's own wrapper leaks each document's tree and HTML (about 55 KB
     a record); gazette calls cmark-gfm so that both are freed."""
