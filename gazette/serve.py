@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -25,18 +27,25 @@ from urllib.parse import parse_qs, urlsplit
 from .errors import GazetteError
 
 
-def snapshot(site_dir: Path) -> dict[str, float]:
-    """mtime and size of every source file that affects the build."""
+def snapshot(site_dir: Path) -> dict[str, tuple[int, int]]:
+    """mtime and size of every source file that affects the build (one scandir
+    walk: polled twice a second, it stays cheap on a site of 10,000 records)."""
+    from .safefs import stats_under
+
     out = {}
     for top in ("gazette.yaml", "content", "themes"):
         path = site_dir / top
-        files = [path] if path.is_file() else (sorted(path.rglob("*")) if path.is_dir() else [])
-        for f in files:
-            try:
-                st = f.stat()
-            except FileNotFoundError:
-                continue
-            out[str(f)] = (st.st_mtime_ns, st.st_size)
+        if path.is_file():
+            st = path.stat()
+            out[str(path)] = (st.st_mtime_ns, st.st_size)
+        elif path.is_dir():
+            for _, full, st in stats_under(path):
+                if stat.S_ISLNK(st.st_mode):  # a link: the file it leads to (an edit there counts)
+                    try:
+                        st = os.stat(full)
+                    except OSError:
+                        pass
+                out[full] = (st.st_mtime_ns, st.st_size)
     return out
 
 
