@@ -9,7 +9,7 @@ process, timed per stage:
   load      read, parse and validate every record file (worker processes)
   resolve   relations, issues, the archive, publication rules
   render    pages (worker processes), data files, feeds, sitemap
-  search    Pagefind, one index per year (the extended binary)
+  search    Pagefind, one index per year, a year per core
   finish    link check, manifest, publishing the output, the build cache
 
 with each stage's wall time, CPU time (the build process and its workers)
