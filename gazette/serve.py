@@ -36,7 +36,10 @@ def snapshot(site_dir: Path) -> dict[str, tuple[int, int]]:
     for top in ("gazette.yaml", "content", "themes"):
         path = site_dir / top
         if path.is_file():
-            st = path.stat()
+            try:
+                st = path.stat()
+            except OSError:  # replaced by a save at this very moment: the next poll sees it
+                continue
             out[str(path)] = (st.st_mtime_ns, st.st_size)
         elif path.is_dir():
             for _, full, st in stats_under(path):
