@@ -115,3 +115,26 @@ def test_an_edit_to_a_released_issue_previews_with_a_warning_and_build_refuses_i
         proc.wait(timeout=10)
     built = CliRunner().invoke(main, ["build", "--site", str(site), "--out", str(tmp_path / "out")])
     assert built.exit_code == 1 and "changed since issue 2024-04 was released" in built.output
+
+
+def test_a_save_rebuilds_incrementally_unchanged_pages_are_carried_over(tmp_path):
+    """serve takes the build's incremental path: after one record's body
+    changes, that page is a new file and the other record pages are the very
+    files of the last output (hard links: the same inodes), not rendered again."""
+    site, out = tmp_path / "site", tmp_path / "out"
+    shutil.copytree(SITES / "valid" / "edge", site)
+    proc, url = start(site, "--out", str(out))
+    try:
+        pages = sorted((out / "records").glob("*/index.html"))
+        assert len(pages) > 5
+        before = {p: p.stat().st_ino for p in pages}
+        record = site / "content" / "records" / "2024" / "p-6.md"
+        record.write_text(record.read_text(encoding="utf-8") + "\n\n一段后加的文字。\n", encoding="utf-8")
+        wait_for(lambda: "一段后加的文字" in fetch(url + "records/p-6/")[1])
+        edited = out / "records" / "p-6" / "index.html"
+        assert edited.stat().st_ino != before[edited]
+        kept = [p for p in pages if p != edited and p.stat().st_ino == before[p]]
+        assert len(kept) >= (len(pages) - 1) // 2, f"only {len(kept)} of {len(pages) - 1} other record pages carried over"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
