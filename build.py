@@ -3,8 +3,8 @@
 import sys
 from pathlib import Path
 
-from gazette.cli import main
+from gazette.cli import run
 
 if __name__ == "__main__":
     here = Path(__file__).resolve().parent
-    sys.exit(main(["build", "--site", str(here), *sys.argv[1:]]))
+    run(["build", "--site", str(here), *sys.argv[1:]])

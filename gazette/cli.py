@@ -699,5 +699,36 @@ def subscriptions_serve(site_dir, host, port, deliver_every):
     run(site, _secret(site), host, port, deliver_every, smtp_password=_smtp_password(site))
 
 
+def run(args: list[str] | None = None) -> None:
+    """The `gazette` command: main(), then the process ends without tearing
+    down the interpreter.  A build of a large site leaves millions of objects,
+    and freeing them one by one at exit took 0.8-1.0 s of a 10,000-record
+    build (mypy ends the same way).  The exit handlers still run and the
+    output is flushed; while any other thread runs, the exit is the normal one."""
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    import threading
+
+    if threading.active_count() > 1:
+        sys.exit(code)
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

@@ -326,3 +326,23 @@ def test_the_readme_configuration_table_is_the_schemas():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert reference_table() in readme
     assert all(meaning for _, _, meaning in reference())  # no option without a description
+
+
+def test_the_command_as_a_process_keeps_its_exit_code_and_all_its_output(tmp_path):
+    """The `gazette` process ends without tearing the interpreter down (cli.run):
+    its exit code and everything it printed must still arrive, through pipes."""
+    site = tmp_path / "site"
+    shutil.copytree(SITES / "valid" / "edge", site)
+    command = [sys.executable, "-m", "gazette.cli"]
+    env = {**__import__("os").environ, "SOURCE_DATE_EPOCH": "1735689600", "GAZETTE_CACHE_DIR": str(tmp_path / "cache")}
+    built = subprocess.run([*command, "build", "--site", str(site), "--out", str(tmp_path / "out"), "--no-pdf", "--no-search"],
+                           capture_output=True, text=True, env=env)
+    assert built.returncode == 0, built.stderr
+    assert re.match(r"built \d+ public records", built.stdout) and (tmp_path / "out" / "manifest.json").is_file()
+    assert built.stdout.rstrip().endswith("not reviewed (no review)")  # the last line too
+    bad = subprocess.run([*command, "check", "--site", str(SITES / "invalid" / "records")], capture_output=True, text=True, env=env)
+    expected = (SITES / "invalid" / "records" / "expected.txt").read_text(encoding="utf-8").split("\n")
+    assert bad.returncode == 1
+    assert [line for line in expected if line.strip() and line not in bad.stderr + bad.stdout] == []
+    assert subprocess.run([*command, "--version"], capture_output=True, text=True).stdout.startswith("gazette, version")
+    assert subprocess.run([*command, "no-such-command"], capture_output=True, text=True).returncode == 2
