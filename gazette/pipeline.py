@@ -177,16 +177,16 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
     out_dir = Path(out_dir) if out_dir else site_dir / "output"
     Writer(out_dir).recover()  # even when this build fails, the last good output stays in place
     private_key = signing.load_private_key(sign_key, [site_dir, out_dir]) if sign_key else None
-    inputs = None
+    inputs, last = None, None
     if sign_key is None and settings.source_date_epoch:
         inputs = inputs_digest(site_dir, resources.builtin_theme(), out_dir, settings.source_date_epoch,
                                {"pdf": pdf, "search": with_search, "preview": preview}, _tool_versions(pdf, with_search))
-        report = None if clean else _up_to_date(site_dir, out_dir, settings, inputs)
+        report, last = (None, None) if clean else _up_to_date(site_dir, out_dir, settings, inputs)
         if report is not None:
             return BuildResult(site=None, diagnostics=Diagnostics(root=site_dir), out_dir=out_dir.resolve(), up_to_date=report)
     site, diags = load_and_resolve(site_dir, workers, pdf, preview=preview, progress=progress, settings=settings,
                                    clean=clean, save_cache=True)
-    previous = None if clean else BuildState.load(cache_dir(site), out_dir)
+    previous = None if clean else _previous_state(site, site_dir, out_dir, settings, last)
     writer = Writer(out_dir, sources=[site_dir, resources.builtin_theme(), cache_dir(site)], previous=previous)
     from .mail.store import database_path
 
@@ -223,18 +223,28 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
     return result
 
 
-def _up_to_date(site_dir: Path, out_dir: Path, settings: RunSettings, inputs: str) -> dict | None:
+def _previous_state(site: Site, site_dir: Path, out_dir: Path, settings: RunSettings, last: BuildState | None) -> BuildState:
+    """What the last build wrote into out_dir: the state the up-to-date check
+    read, when it read the same file (it is large: every output file's key,
+    every page's links), else read now."""
+    if last is not None and default_cache(site_dir, settings) == cache_dir(site):
+        return last
+    return BuildState.load(cache_dir(site), out_dir)
+
+
+def _up_to_date(site_dir: Path, out_dir: Path, settings: RunSettings, inputs: str) -> tuple[dict | None, BuildState]:
     """The last build's report, when it had the same inputs and left an output
-    nobody touched since (and no staging folder of gazette's is left over)."""
+    nobody touched since (and no staging folder of gazette's is left over);
+    and the last build's state."""
     last = BuildState.load(default_cache(site_dir, settings), out_dir)
     if last.inputs != inputs or not last.untouched(out_dir):
-        return None
+        return None, last
     leftover = Writer(out_dir).staging
     if leftover.exists():
         if not (leftover / MARKER).is_file():
-            return None  # the full path refuses it, with a message
+            return None, last  # the full path refuses it, with a message
         Writer(out_dir).abort()
-    return last.extra.get("report", {})
+    return last.extra.get("report", {}), last
 
 
 def _remember(writer: Writer, result: BuildResult, inputs: str | None, links: InternalLinks) -> None:
