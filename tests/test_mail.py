@@ -445,7 +445,8 @@ def test_subscription_service_end_to_end(mailsite):
         # stamped with the time of the request, not the site's build time (SOURCE_DATE_EPOCH)
         db = sqlite3.connect(mailsite / ".gazette" / "subscribers.sqlite3")
         confirmed = db.execute("SELECT confirmed FROM subscribers WHERE email_key = 'reader@example.com'").fetchone()[0]
-        assert confirmed[:10] == dt.date.today().isoformat(), confirmed
+        stamped = dt.datetime.fromisoformat(confirmed)  # in the site's time zone: compared as an instant, not a date
+        assert stamped.tzinfo is not None and abs(dt.datetime.now(dt.timezone.utc) - stamped) < dt.timedelta(minutes=10), confirmed
         # as if they had confirmed before the records were published, so a digest has something in it
         db.execute("UPDATE subscribers SET created = '2024-10-01T08:00:00+08:00', confirmed = '2024-10-01T08:00:00+08:00'")
         db.commit()
