@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -334,7 +335,7 @@ def test_the_command_as_a_process_keeps_its_exit_code_and_all_its_output(tmp_pat
     site = tmp_path / "site"
     shutil.copytree(SITES / "valid" / "edge", site)
     command = [sys.executable, "-m", "gazette.cli"]
-    env = {**__import__("os").environ, "SOURCE_DATE_EPOCH": "1735689600", "GAZETTE_CACHE_DIR": str(tmp_path / "cache")}
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1735689600", "GAZETTE_CACHE_DIR": str(tmp_path / "cache")}
     built = subprocess.run([*command, "build", "--site", str(site), "--out", str(tmp_path / "out"), "--no-pdf", "--no-search"],
                            capture_output=True, text=True, env=env)
     assert built.returncode == 0, built.stderr
