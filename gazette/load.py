@@ -5,8 +5,10 @@ validated exactly once; on large sites this runs in worker processes.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
+import gc
 import hashlib
 import os
 import re
@@ -174,7 +176,7 @@ def _load_many(jobs: list[tuple[Path, str, str | None]], workers: int, progress:
     cache = cache if cache is not None else LoadCache(None)
     out: list[Loaded | None] = [None] * len(jobs)
     todo: list[tuple[int, str, tuple]] = []
-    with progress.task("loading records", len(jobs), "files") as task:
+    with progress.task("loading records", len(jobs), "files") as task, _collector_paused():
         for i, (path, rid, lang) in enumerate(jobs):
             try:
                 data = path.read_bytes()
@@ -190,7 +192,33 @@ def _load_many(jobs: list[tuple[Path, str, str | None]], workers: int, progress:
             else:
                 todo.append((i, key, (path, rid, lang, data)))
         if workers > 1 and len(todo) >= PARALLEL_THRESHOLD:
-            for (i, key, _), blob in zip(todo, _in_workers([job for _, _, job in todo], workers)):
+            _collect_from_workers(todo, out, cache, workers, task)
+        else:
+            for i, key, job in todo:
+                out[i] = _load_job(job)
+                cache.put(key, out[i])
+                task.advance()
+    return out
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """The cyclic garbage collector, paused while load results are unpickled
+    (from the workers or the load cache): every result adds hundreds of
+    objects that live to the end of the build, and the collector would go
+    over all of them again and again (it doubled the time spent unpickling
+    10,000 records).  Forked workers turn it back on for themselves."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _collect_from_workers(todo: list, out: list, cache: LoadCache, workers: int, task) -> None:
+    for (i, key, _), blob in zip(todo, _in_workers([job for _, _, job in todo], workers)):
                 out[i] = _unpickle(blob)
                 if out[i] is not None:
                     cache.put(key, blob)  # stored as the worker pickled it
@@ -199,12 +227,6 @@ def _load_many(jobs: list[tuple[Path, str, str | None]], workers: int, progress:
 
                     out[i] = pickle.loads(blob)  # noqa: S301 - our own worker's result
                 task.advance()
-        else:
-            for i, key, job in todo:
-                out[i] = _load_job(job)
-                cache.put(key, out[i])
-                task.advance()
-    return out
 
 
 def _in_workers(jobs: list[tuple], workers: int):
@@ -247,6 +269,7 @@ _KEPT: list = []
 
 
 def _keep_jobs(jobs: list) -> None:
+    gc.enable()  # forked while the parent's collector was paused
     _KEPT[:] = jobs
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, archive, resources, search, signing
+from . import __version__, archive, heap, resources, search, signing
 from .errors import Diagnostics, GazetteError, stop_on_errors
 from .load import load_site
 from .sources import read_text
@@ -67,12 +67,13 @@ def default_cache(site_dir: Path, settings: RunSettings) -> Path:
 def load_and_resolve(site_dir: Path, workers: int | None = None, pdf: bool | None = None,
                      revising: bool = False, read_only: bool = False, preview: bool = False,
                      progress: Progress = NO_PROGRESS, settings: RunSettings = RunSettings(),
-                     clean: bool = False, save_cache: bool = False) -> tuple[Site, Diagnostics]:
+                     clean: bool = False, save_cache: bool = False, settle=None) -> tuple[Site, Diagnostics]:
     """Load and check a site.  `revising`: changes to released issues are what a
     revision is for, so they are not errors (tampering still is).  `read_only`:
     write nothing, not even to caches (for `check`).  Record files whose bytes
     did not change since the last build come from the load cache, unless
-    `clean`; `save_cache` (a build) keeps this run's for the next."""
+    `clean`; `save_cache` (a build) keeps this run's for the next.  `settle`:
+    the build's heap.long_lived scope, told when what is loaded is made."""
     diags = Diagnostics(root=Path(site_dir))
     cache = LoadCache(None if clean else default_cache(site_dir, settings))
     loaded = load_site(Path(site_dir), diags, workers=workers, progress=progress, epoch=settings.source_date_epoch,
@@ -82,6 +83,8 @@ def load_and_resolve(site_dir: Path, workers: int | None = None, pdf: bool | Non
         cache.save()
     if loaded.config is None or loaded.build_time is None:
         stop_on_errors(diags, "loading the site")
+    settle = settle or (lambda: None)
+    settle()
     # Resolve even after load errors, so one run reports every problem;
     # records that failed to load are skipped there, not reported again.
     site = resolve(loaded, diags)
@@ -93,6 +96,7 @@ def load_and_resolve(site_dir: Path, workers: int | None = None, pdf: bool | Non
         fonts.require()
         check_glyphs(site, diags, fonts, read_only)
     stop_on_errors(diags, "checking the site")
+    settle()
     return site, diags
 
 
@@ -109,32 +113,34 @@ def check(site_dir: Path, strict: bool = False, workers: int | None = None, pdf:
     Pagefind's index are left out.  With `link_checker` (a links.Checker),
     every external link is checked too; broken links are errors, and
     `link_report` (if given) receives them as JSON."""
-    site, diags = load_and_resolve(site_dir, workers, pdf, read_only=True, progress=progress, settings=settings)
-    writer = NullWriter(sources=[Path(site_dir), resources.builtin_theme(), cache_dir(site)])
-    links = InternalLinks()
-    with_pdf = pdf_enabled(site, pdf)
-    pages = len(write_site(site, writer, with_pdf, search_enabled(site, None), links).files)
-    write_archived_pdfs(site, writer)
-    if with_pdf:
-        renderer = pdfmod.PdfRenderer(site, resources.builtin_theme(), cache_dir(site), workers, progress)
-        for job in pdf_jobs(site, renderer):  # the PDF templates render here, as in a build
-            writer.write(job.output, job.html.encode("utf-8"))
-    for problem in links.problems(set(writer.written)):
-        diags.warning(None, None, None, f"internal link: {problem}")
-    writer.write(signing.MANIFEST, b"")
-    result = BuildResult(site=site, diagnostics=diags, pages=pages)
-    result.files = len(writer.written)
-    if link_checker is not None:
-        result.links = check_links(site, diags, link_checker, progress)
-        if link_report is not None:
-            import json
+    with heap.long_lived() as settle:
+        site, diags = load_and_resolve(site_dir, workers, pdf, read_only=True, progress=progress, settings=settings,
+                                       settle=settle)
+        writer = NullWriter(sources=[Path(site_dir), resources.builtin_theme(), cache_dir(site)])
+        links = InternalLinks()
+        with_pdf = pdf_enabled(site, pdf)
+        pages = len(write_site(site, writer, with_pdf, search_enabled(site, None), links, settle=settle).files)
+        write_archived_pdfs(site, writer)
+        if with_pdf:
+            renderer = pdfmod.PdfRenderer(site, resources.builtin_theme(), cache_dir(site), workers, progress)
+            for job in pdf_jobs(site, renderer):  # the PDF templates render here, as in a build
+                writer.write(job.output, job.html.encode("utf-8"))
+        for problem in links.problems(set(writer.written)):
+            diags.warning(None, None, None, f"internal link: {problem}")
+        writer.write(signing.MANIFEST, b"")
+        result = BuildResult(site=site, diagnostics=diags, pages=pages)
+        result.files = len(writer.written)
+        if link_checker is not None:
+            result.links = check_links(site, diags, link_checker, progress)
+            if link_report is not None:
+                import json
 
-            Path(link_report).write_text(json.dumps(result.links, ensure_ascii=False, indent=1, sort_keys=True) + "\n",
-                                         encoding="utf-8")
-        stop_on_errors(diags, "checking links")
-    if strict and diags.warnings:
-        raise GazetteError(f"check failed (--strict): {len(diags.warnings)} warning{'' if len(diags.warnings) == 1 else 's'}", diags)
-    return result
+                Path(link_report).write_text(json.dumps(result.links, ensure_ascii=False, indent=1, sort_keys=True) + "\n",
+                                             encoding="utf-8")
+            stop_on_errors(diags, "checking links")
+        if strict and diags.warnings:
+            raise GazetteError(f"check failed (--strict): {len(diags.warnings)} warning{'' if len(diags.warnings) == 1 else 's'}", diags)
+        return result
 
 
 def check_links(site: Site, diags: Diagnostics, checker, progress: Progress = NO_PROGRESS) -> list[dict]:
@@ -184,8 +190,16 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
         report, last = (None, None) if clean else _up_to_date(site_dir, out_dir, settings, inputs)
         if report is not None:
             return BuildResult(site=None, diagnostics=Diagnostics(root=site_dir), out_dir=out_dir.resolve(), up_to_date=report)
+    with heap.long_lived() as settle:
+        return _build_site(site_dir, out_dir, workers, pdf, with_search, progress, private_key, preview, settings,
+                           scheduler, clean, inputs, last, settle)
+
+
+def _build_site(site_dir: Path, out_dir: Path, workers, pdf, with_search, progress: Progress, private_key, preview: bool,
+                settings: RunSettings, scheduler, clean: bool, inputs: str | None, last, settle) -> BuildResult:
+    """build() once it knows something changed: load, render, write and publish."""
     site, diags = load_and_resolve(site_dir, workers, pdf, preview=preview, progress=progress, settings=settings,
-                                   clean=clean, save_cache=True)
+                                   clean=clean, save_cache=True, settle=settle)
     previous = None if clean else _previous_state(site, site_dir, out_dir, settings, last)
     writer = Writer(out_dir, sources=[site_dir, resources.builtin_theme(), cache_dir(site)], previous=previous)
     from .mail.store import database_path
@@ -197,7 +211,7 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
     with_pdf, with_search = pdf_enabled(site, pdf), search_enabled(site, with_search)
     site_key = site_digest(site, resources.builtin_theme(), {"pdf": with_pdf, "search": with_search, "preview": preview})
     try:
-        rendered = write_site(site, writer, with_pdf, with_search, links, workers, site_key)
+        rendered = write_site(site, writer, with_pdf, with_search, links, workers, site_key, settle)
         result.pages, result.rendered = len(rendered.files), rendered.rendered
         write_archived_pdfs(site, writer)
         if with_pdf:
@@ -330,10 +344,12 @@ def write_archived_pdfs(site: Site, writer: Writer) -> None:
 
 
 def write_site(site: Site, writer: Writer, with_pdf: bool = False, with_search: bool = True,
-               links: InternalLinks | None = None, workers: int | None = None, site_key: str | None = None):
+               links: InternalLinks | None = None, workers: int | None = None, site_key: str | None = None,
+               settle=None):
     """Pages, static files, feeds, data files, sitemap -> the pages
     (batch.Rendered).  With `site_key` (keys.site_digest) and a writer that
-    knows the last output, what did not change is reused."""
+    knows the last output, what did not change is reused.  `settle`: the
+    build's heap.long_lived scope."""
     urls = HtmlRenderer.urls_for(site)
     feed_list = feeds.feeds(site, urls)  # made once: pages link them, write_feeds writes them
     renderer = HtmlRenderer(site, resources.builtin_theme(), pdf=with_pdf, search=with_search, feed_list=feed_list)
@@ -345,7 +361,7 @@ def write_site(site: Site, writer: Writer, with_pdf: bool = False, with_search: 
         write_feeds(site, feed_list, urls, writer, site_key)
         write_data(site, urls, writer, site_key)
 
-    rendered = render_pages(renderer, writer, workers, while_waiting=the_rest, reuse=reuse)
+    rendered = render_pages(renderer, writer, workers, while_waiting=the_rest, reuse=reuse, settle=settle)
     if links is not None:
         links.update(rendered.links)
     writer.write("sitemap.xml", data.sitemap(rendered.sitemap, urls))

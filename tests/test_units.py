@@ -195,3 +195,88 @@ def test_markdown_frees_what_cmark_allocates():
     for _ in range(2000):  # leaking as cmarkgfm's wrapper does: over 150 MB
         markdown._CMARK.html(body, 0)
     assert resident() - before < 30 * 2**20
+
+
+def test_a_build_scope_freezes_what_it_settles_and_unfreezes_it_at_its_end():
+    """heap.long_lived: what a build keeps stays out of the collector's passes
+    while it runs, and nothing stays frozen after (a `serve` that builds
+    again and again must be able to collect the last build's site)."""
+    import gc
+
+    from gazette import heap
+
+    assert gc.get_freeze_count() == 0
+    with heap.long_lived() as settle:
+        kept = [[i] for i in range(1000)]
+        assert gc.get_freeze_count() == 0  # nothing is frozen before settle()
+        settle()
+        assert gc.get_freeze_count() >= len(kept)
+        with heap.long_lived() as inner:  # an inner scope leaves the outer one's objects alone
+            inner()
+        assert gc.get_freeze_count() >= len(kept)
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # frozen by whoever runs gazette: a scope neither adds to it nor undoes it
+    try:
+        before = gc.get_freeze_count()
+        with heap.long_lived() as settle:
+            more = [[i] for i in range(1000)]
+            settle()
+            assert gc.get_freeze_count() == before
+        assert gc.get_freeze_count() == before and more
+    finally:
+        gc.unfreeze()
+
+
+def test_the_builtin_themes_context_calls_helpers_as_jinja_does(tmp_path):
+    """The built-in theme's faster `call` (theme._TrustedContext): plain
+    functions, methods and partials with positional and keyword arguments,
+    in loops and blocks; a helper that asks for the context, the eval context
+    or the environment still gets it; a StopIteration is an undefined value."""
+    import functools
+
+    import jinja2
+
+    from gazette import resources
+    from gazette.render import theme
+
+    env = theme.environment(tmp_path, "default", resources.builtin_theme())
+    assert env.context_class is theme._TrustedContext
+
+    class Box:
+        def get(self, key, suffix=""):
+            return f"<{key}>{suffix}"
+
+    helpers = {
+        "f": lambda a, b=0: a + b, "box": Box(), "p": functools.partial(lambda lang, k: f"{lang}:{k}", "en"),
+        "ctx": jinja2.pass_context(lambda c, name: c[name]), "ev": jinja2.pass_eval_context(lambda e: e.autoescape),
+        "envd": jinja2.pass_environment(lambda e: isinstance(e, jinja2.Environment)), "stop": lambda: next(iter(())),
+    }
+    source = ("{% for x in [1, 2] %}{% set y = x * 10 %}{{ f(x, b=y) }},{{ ctx('y') }};{% endfor %}"
+              "{{ box.get('k', suffix='!') }}|{{ p('t') }}|{{ ev() }}|{{ envd() }}"
+              "{% macro m(v) %}[{{ v }}]{% endmacro %}{{ m(f(2)) }}")
+    assert env.from_string(source).render(**helpers) == "11,10;22,20;&lt;k&gt;!|en:t|True|True[2]"
+    with pytest.raises(jinja2.UndefinedError, match="StopIteration"):
+        env.from_string("{{ stop() }}").render(**helpers)
+    # a site's own templates run sandboxed, with Jinja's own call
+    (tmp_path / "themes" / "default" / "templates").mkdir(parents=True)
+    own = theme.environment(tmp_path, "default", resources.builtin_theme())
+    assert own.context_class is not theme._TrustedContext
+    assert own.from_string(source).render(**helpers) == "11,10;22,20;&lt;k&gt;!|en:t|True|True[2]"
+
+
+def test_builds_leave_nothing_frozen(built_sites, tmp_path):
+    """Every build, the failed ones too, ends its heap.long_lived scope."""
+    import gc
+
+    from gazette.errors import GazetteError
+    from gazette.pipeline import build, check
+
+    from conftest import SITES, settings
+
+    assert built_sites and gc.get_freeze_count() == 0
+    bad = SITES / "invalid" / "records"  # loads, then fails the checks
+    for run in (lambda: build(bad, tmp_path / "out", pdf=False, settings=settings()),
+                lambda: check(bad, pdf=False, settings=settings())):
+        with pytest.raises(GazetteError):
+            run()
+        assert gc.get_freeze_count() == 0

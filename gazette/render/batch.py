@@ -10,7 +10,6 @@ is small) the same function renders in this process.
 """
 from __future__ import annotations
 
-import gc
 import hashlib
 import multiprocessing
 import os
@@ -21,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from ..errors import GazetteError
 
 from .html import HtmlRenderer, Page
-from .. import keys
+from .. import heap, keys
 from ..buildcache import BuildState
 from ..writer import link_or_copy, make_parent
 from .linkcheck import InternalLinks
@@ -150,11 +149,12 @@ def _fork_context():
 
 
 def render_pages(renderer: HtmlRenderer, writer, workers: int | None = None, while_waiting=None,
-                 reuse: Reuse | None = None) -> Rendered:
+                 reuse: Reuse | None = None, settle=None) -> Rendered:
     """Render every page into `writer` (reusing the last output's file of a
     page whose key is unchanged, with `reuse`).  With a real staging folder,
     more than one worker and a large site, in forked workers; `while_waiting`
-    (if given) runs in this process meanwhile (the feeds and data files)."""
+    (if given) runs in this process meanwhile (the feeds and data files).
+    `settle`: the caller's heap.long_lived scope (else this opens one)."""
     workers = workers if workers is not None else (os.cpu_count() or 1)
     staging = getattr(writer, "staging", None)
     context = _fork_context()
@@ -174,11 +174,12 @@ def render_pages(renderer: HtmlRenderer, writer, workers: int | None = None, whi
     # keep the site out of the collector's reach, so no worker's collection
     # touches (and copies) every object of it.
     _return_free_memory()
-    gc.freeze()
-    try:
+    if settle is not None:
+        settle()
         return _render_forked(renderer, writer, shares, context, staging, reuse, while_waiting)
-    finally:
-        gc.unfreeze()
+    with heap.long_lived() as own:
+        own()
+        return _render_forked(renderer, writer, shares, context, staging, reuse, while_waiting)
 
 
 def _return_free_memory() -> None:

@@ -27,9 +27,10 @@ def _values(pattern: re.Pattern, html: bytes) -> set[bytes]:
 @functools.lru_cache(maxsize=65536)
 def _parse(raw: bytes) -> tuple | None:
     """A link as written -> (leading '../' count, the rest normalised, names a
-    folder, fragment, path as written); None for a link that leaves the site
-    (another scheme, an absolute path).  The same few thousand links recur on
-    every page: each is parsed once."""
+    folder, fragment, path as written, where it leads from a page as many
+    folders deep as it climbs); None for a link that leaves the site (another
+    scheme, an absolute path).  The same few thousand links recur on every
+    page: each is parsed once."""
     link = raw.decode("utf-8", "replace").replace("&amp;", "&")
     if not link or link.startswith(("http:", "https:", "mailto:", "tel:", "data:", "//", "/")) or ":" in link.split("/")[0]:
         return None
@@ -42,12 +43,15 @@ def _parse(raw: bytes) -> tuple | None:
     rest = posixpath.normpath(plain) if plain else "."
     if rest.startswith(("..", "/")):
         ups = -1  # resolved the long way
-    return ups, rest, path.endswith("/"), unquote(fragment), path
+    parsed = (ups, rest, path.endswith("/"), unquote(fragment), path)
+    # most links of a page lead back to the site's root and on from there
+    # ("../../records/x/"): where they lead does not depend on the page's folder
+    return parsed + (_target("", (0,) + parsed[1:]) if ups >= 0 and path else None,)
 
 
 def _target(base: str, parsed: tuple) -> str | None:
     """Where a parsed link on a page in folder `base` leads: "file\0fragment"."""
-    ups, rest, folder, fragment, path = parsed
+    ups, rest, folder, fragment, path = parsed[:5]
     if not path:
         return None  # this very page: the caller's
     parts = base.split("/") if base else []
@@ -72,11 +76,16 @@ class InternalLinks:
     @staticmethod
     def scan(file: str, html: bytes) -> tuple[str, str]:
         base = posixpath.dirname(file)
+        depth = base.count("/") + 1 if base else 0
         ids = {m.decode("utf-8", "replace") for m in _values(_ID_RE, html)}
         found = set()
         for raw in _values(_HREF_RE, html) | _values(_SRC_RE, html):
             parsed = _parse(raw)
-            if parsed is not None:
+            if parsed is None:
+                continue
+            if parsed[0] == depth and parsed[5] is not None:
+                found.add(parsed[5])
+            else:
                 found.add(_target(base, parsed) or f"{file}\0{parsed[3]}")
         return "\1".join(sorted(found)), "\0".join(sorted(ids))
 
