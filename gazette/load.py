@@ -175,30 +175,39 @@ def _load_many(jobs: list[tuple[Path, str, str | None]], workers: int, progress:
     the rest in worker processes on a large site.  In the order of `jobs`."""
     cache = cache if cache is not None else LoadCache(None)
     out: list[Loaded | None] = [None] * len(jobs)
-    todo: list[tuple[int, str, tuple]] = []
     with progress.task("loading records", len(jobs), "files") as task, _collector_paused():
-        for i, (path, rid, lang) in enumerate(jobs):
-            try:
-                data = path.read_bytes()
-            except OSError:
-                out[i] = load_record_file(path, rid, lang)  # says why, in its words
-                task.advance()
-                continue
-            key = file_key(path, data)
-            cached = cache.get(key)
-            if isinstance(cached, Loaded) and cached.path == path and cached.lang == lang and cached.id == rid:
-                out[i] = cached
-                task.advance()
-            else:
-                todo.append((i, key, (path, rid, lang, data)))
+        if cache.entries:  # an earlier build's: each file is read here, to look it up
+            todo = _from_cache(jobs, cache, out, task)
+        else:  # nothing to look up (a clean build): the workers read the files
+            todo = [(i, (path, rid, lang, None)) for i, (path, rid, lang) in enumerate(jobs)]
         if workers > 1 and len(todo) >= PARALLEL_THRESHOLD:
             _collect_from_workers(todo, out, cache, workers, task)
         else:
-            for i, key, job in todo:
-                out[i] = _load_job(job)
-                cache.put(key, out[i])
+            for i, job in todo:
+                key, out[i] = _load_keyed(job)
+                if key is not None:
+                    cache.put(key, out[i])
                 task.advance()
     return out
+
+
+def _from_cache(jobs: list[tuple], cache: LoadCache, out: list, task) -> list[tuple[int, tuple]]:
+    """The load cache's results for files whose bytes it knows (into `out`);
+    -> the other jobs, each with the bytes read (None: unreadable)."""
+    todo = []
+    for i, (path, rid, lang) in enumerate(jobs):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            todo.append((i, (path, rid, lang, None)))  # read again, and said why, where it loads
+            continue
+        cached = cache.get(file_key(path, data))
+        if isinstance(cached, Loaded) and cached.path == path and cached.lang == lang and cached.id == rid:
+            out[i] = cached
+            task.advance()
+        else:
+            todo.append((i, (path, rid, lang, data)))
+    return todo
 
 
 @contextlib.contextmanager
@@ -218,21 +227,22 @@ def _collector_paused():
 
 
 def _collect_from_workers(todo: list, out: list, cache: LoadCache, workers: int, task) -> None:
-    for (i, key, _), blob in zip(todo, _in_workers([job for _, _, job in todo], workers)):
-                out[i] = _unpickle(blob)
-                if out[i] is not None:
-                    cache.put(key, blob)  # stored as the worker pickled it
-                else:  # holds a class the cache's allow-list does not: loaded, not cached
-                    import pickle
+    for (i, _), (key, blob) in zip(todo, _in_workers([job for _, job in todo], workers)):
+        out[i] = _unpickle(blob)
+        if out[i] is None:  # holds a class the cache's allow-list does not: loaded, not cached
+            import pickle
 
-                    out[i] = pickle.loads(blob)  # noqa: S301 - our own worker's result
-                task.advance()
+            out[i] = pickle.loads(blob)  # noqa: S301 - our own worker's result
+        elif key is not None:
+            cache.put(key, blob)  # stored as the worker pickled it
+        task.advance()
 
 
 def _in_workers(jobs: list[tuple], workers: int):
-    """Each job's Loaded, pickled (the load cache keeps those bytes as they
-    are), from worker processes, in order.  Forked workers find the jobs (and
-    the files' bytes) in their own memory; elsewhere they are sent."""
+    """Each job's cache key and Loaded, pickled (the load cache keeps those
+    bytes as they are), from worker processes, in order.  Forked workers find
+    the jobs (and the files' bytes, if read) in their own memory; elsewhere
+    they are sent."""
     import multiprocessing
     import pickle
 
@@ -243,8 +253,8 @@ def _in_workers(jobs: list[tuple], workers: int):
         context = None
     if context is None:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            yield from (pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL)
-                        for loaded in pool.map(_load_job, jobs, chunksize=chunk))
+            yield from ((key, pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL))
+                        for key, loaded in pool.map(_load_keyed, jobs, chunksize=chunk))
         return
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_keep_jobs, initargs=(jobs,)) as pool:
         yield from pool.map(_load_kept, range(len(jobs)), chunksize=chunk)
@@ -273,14 +283,23 @@ def _keep_jobs(jobs: list) -> None:
     _KEPT[:] = jobs
 
 
-def _load_kept(index: int) -> bytes:
+def _load_kept(index: int) -> tuple[str | None, bytes]:
     import pickle
 
-    return pickle.dumps(_load_job(_KEPT[index]), protocol=pickle.HIGHEST_PROTOCOL)
+    key, loaded = _load_keyed(_KEPT[index])
+    return key, pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _load_job(job):
-    return load_record_file(*job)
+def _load_keyed(job: tuple) -> tuple[str | None, Loaded]:
+    """(path, id, language, bytes or None: read them here) -> the load cache's
+    key of the file (None: it could not be read) and its Loaded."""
+    path, rid, lang, data = job
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None, load_record_file(path, rid, lang)  # says why, in its words
+    return file_key(path, data), load_record_file(path, rid, lang, data)
 
 
 # ---------------------------------------------------------------- discovery

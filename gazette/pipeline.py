@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,22 +220,35 @@ def _build_site(site_dir: Path, out_dir: Path, workers, pdf, with_search, progre
                                                                    scheduler or site.config.pdf.scheduler)
         if with_search:
             result.search = search.index(writer.staging, site, HtmlRenderer.urls_for(site), cache_dir(site), progress, workers)
-        present = signing.files_in(writer.staging)
+        listing = listing_of(writer.staging)  # one walk: the manifest's files, and the next build's listing
+        present = {rel: os.path.join(writer.staging, rel) for rel in sorted(listing) if rel not in signing.SKIP}
         for problem in links.problems(set(present)):
             diags.warning(None, None, None, f"internal link: {problem}")
         manifest = signing.manifest_bytes(writer.staging, __version__, writer.hashes, present)
-        writer.write(signing.MANIFEST, manifest)
-        if private_key is not None:
-            writer.write(signing.SIGNATURE, signing.sign(manifest, private_key))
+        _write_signed(writer, manifest, private_key, listing)
         BuildState.forget(cache_dir(site), out_dir)  # until the new state is saved, reuse nothing
-        writer.commit()
+        writer.commit()  # renames the folder: every file keeps its size and time
     except BaseException:
         writer.abort()
         raise
     result.files = len(writer.written)
     result.reused = len(writer.linked)
-    _remember(writer, result, inputs, links)
+    _remember(writer, result, inputs, links, listing)
     return result
+
+
+def _write_signed(writer: Writer, manifest: bytes, private_key, listing: dict) -> None:
+    """manifest.json, and manifest.sig with a key; each one into `listing` too."""
+    writer.write(signing.MANIFEST, manifest)
+    if private_key is not None:
+        writer.write(signing.SIGNATURE, signing.sign(manifest, private_key))
+    for name in signing.SKIP:
+        try:
+            st = os.stat(writer.staging / name, follow_symlinks=False)
+        except FileNotFoundError:
+            listing.pop(name, None)
+            continue
+        listing[name] = (st.st_size, st.st_mtime_ns)
 
 
 def _previous_state(site: Site, site_dir: Path, out_dir: Path, settings: RunSettings, last: BuildState | None) -> BuildState:
@@ -261,13 +275,13 @@ def _up_to_date(site_dir: Path, out_dir: Path, settings: RunSettings, inputs: st
     return last.extra.get("report", {}), last
 
 
-def _remember(writer: Writer, result: BuildResult, inputs: str | None, links: InternalLinks) -> None:
+def _remember(writer: Writer, result: BuildResult, inputs: str | None, links: InternalLinks, listing: dict) -> None:
     """What the next build reuses: every file written, with its key; the
-    pages' links; the output's listing and this build's report."""
-    state = writer.state()
+    pages' links; the output's listing (each file's size and time, as the
+    staging folder had them) and this build's report."""
+    state = writer.state(listing)
     state.inputs = inputs or ""
-    state.extra = {"links": links.pages, "listing": listing_of(writer.out_dir),
-                   "report": _report(result)}
+    state.extra = {"links": links.pages, "listing": listing, "report": _report(result)}
     state.save(cache_dir(result.site))
 
 

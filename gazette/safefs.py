@@ -34,14 +34,23 @@ def problem(path: Path, root: Path, what: str = "the site folder") -> str | None
 
 def links_out(folder: Path, root: Path) -> list[Path]:
     """Every entry under `folder` (links to folders not followed) whose target lies outside `root`."""
-    found = []
-    if not folder.exists():
-        return found
-    for dirpath, dirnames, filenames in os.walk(folder):
-        for name in sorted(dirnames + filenames):
-            path = Path(dirpath) / name
-            if path.is_symlink() and escapes(path, root):
-                found.append(path)
+    found: list[Path] = []
+
+    def walk(path: str) -> None:  # os.walk's order and rules, from each entry's type as the folder lists it
+        try:
+            with os.scandir(path) as it:
+                entries = list(it)
+        except OSError:
+            return
+        for entry in entries:
+            if entry.is_symlink():
+                if escapes(Path(entry.path), root):
+                    found.append(Path(entry.path))
+            elif entry.is_dir(follow_symlinks=False):
+                walk(entry.path)
+
+    if folder.is_dir():
+        walk(os.fspath(folder))
     return sorted(found)
 
 

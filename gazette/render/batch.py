@@ -22,7 +22,7 @@ from ..errors import GazetteError
 from .html import HtmlRenderer, Page
 from .. import heap, keys
 from ..buildcache import BuildState
-from ..writer import link_or_copy, make_parent
+from ..writer import link_or_copy, make_parent, write_file
 from .linkcheck import InternalLinks
 
 PARALLEL_PAGES = 2000  # below this many (records x languages), starting workers costs more than it saves
@@ -93,14 +93,15 @@ def _render_share(renderer: HtmlRenderer, share: int, shares: int, write, reuse:
         if index % shares != share:
             continue
         file = urls.file_of(page.path)
+        target = _inside(staging, file) if staging is not None and reuse is not None else None
         key = keys.page_key(reuse.site_key, page, renderer.template_key(page.template)) if reuse is not None else None
-        old = _reused(reuse, file, key, _inside(staging, file) if staging is not None else None, made)
+        old = _reused(reuse, file, key, target, made)
         if old is not None:
             done.append((index, file, _stub(page), old[0], key, old[1], _REUSED))
             continue
         html = renderer.render(page)
         sha = hashlib.sha256(html).hexdigest()
-        same = _same_bytes(reuse, file, sha, _inside(staging, file) if staging is not None else None, made)
+        same = _same_bytes(reuse, file, sha, target, made)
         if not same:
             write(file, html)
         done.append((index, file, _stub(page), sha, key, InternalLinks.scan(file, html), _SAME if same else _WRITTEN))
@@ -131,7 +132,7 @@ def _write_into(staging: Path):
     def write(rel: str, data: bytes) -> None:
         target = _inside(staging, rel)
         make_parent(target, made)
-        target.write_bytes(data)
+        write_file(target, data)
     return write
 
 
