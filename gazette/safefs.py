@@ -36,13 +36,8 @@ def links_out(folder: Path, root: Path) -> list[Path]:
     """Every entry under `folder` (links to folders not followed) whose target lies outside `root`."""
     found: list[Path] = []
 
-    def walk(path: str) -> None:  # os.walk's order and rules, from each entry's type as the folder lists it
-        try:
-            with os.scandir(path) as it:
-                entries = list(it)
-        except OSError:
-            return
-        for entry in entries:
+    def walk(path: str) -> None:  # os.walk's rules, from each entry's type as the folder lists it
+        for entry in _listed(path):
             if entry.is_symlink():
                 if escapes(Path(entry.path), root):
                     found.append(Path(entry.path))
@@ -74,12 +69,7 @@ def _entries(path: str, prefix: str) -> Iterator[tuple[str, os.DirEntry]]:
     """os.walk's files, without a relpath per folder: what is a folder (a link
     to one included, as os.walk has it) is not a file, and only real folders
     are entered."""
-    try:
-        with os.scandir(path) as it:
-            entries = list(it)
-    except OSError:
-        return
-    for entry in entries:
+    for entry in _listed(path):
         try:
             is_dir = entry.is_dir()
         except OSError:
@@ -88,3 +78,12 @@ def _entries(path: str, prefix: str) -> Iterator[tuple[str, os.DirEntry]]:
             yield prefix + entry.name, entry
         elif not entry.is_symlink():
             yield from _entries(entry.path, prefix + entry.name + "/")
+
+
+def _listed(path: str) -> list[os.DirEntry]:
+    """A folder's entries; none when it cannot be listed (as os.walk has it)."""
+    try:
+        with os.scandir(path) as it:
+            return list(it)
+    except OSError:
+        return []
