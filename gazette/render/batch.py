@@ -89,9 +89,7 @@ def _render_share(renderer: HtmlRenderer, share: int, shares: int, write, reuse:
     urls = renderer.urls
     done = []
     made: set = set()
-    for index, page in enumerate(renderer.pages()):
-        if index % shares != share:
-            continue
+    for index, page in renderer.numbered_pages(share, shares):
         file = urls.file_of(page.path)
         target = _inside(staging, file) if staging is not None and reuse is not None else None
         key = keys.page_key(reuse.site_key, page, renderer.template_key(page.template)) if reuse is not None else None

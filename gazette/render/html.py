@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -235,14 +236,21 @@ class HtmlRenderer:
 
     # -------------------------------------------------------------- pages
     def pages(self) -> Iterator[Page]:
+        return (page for _, page in self.numbered_pages())
+
+    def numbered_pages(self, share: int = 0, shares: int = 1) -> Iterator[tuple[int, Page]]:
+        """(place in pages(), page) of every `shares`-th page from `share` on:
+        a render worker's share.  Record pages (most of a site's) of other
+        shares are not even made."""
+        index = 0
         for lang in self.site.languages:
-            yield from self.home_pages(lang)
-            yield from self.record_pages(lang)
-            yield from self.listing_pages(lang)
-            yield from self.issue_pages(lang)
-            yield self.subscribe_page(lang)
-            yield self.search_page(lang)
-            yield self.not_found_page(lang)
+            for section in (self.home_pages(lang), self._record_page_makers(lang), self.listing_pages(lang),
+                            self.issue_pages(lang),
+                            (self.subscribe_page(lang), self.search_page(lang), self.not_found_page(lang))):
+                for item in section:
+                    if index % shares == share:
+                        yield index, (item() if callable(item) else item)
+                    index += 1
 
     def _alternates(self, path_of) -> dict[str, str]:
         return {lang: path_of(lang) for lang in self.site.languages}
@@ -262,26 +270,29 @@ class HtmlRenderer:
         )
 
     def record_pages(self, lang: str) -> Iterator[Page]:
+        return (make() for make in self._record_page_makers(lang))
+
+    def _record_page_makers(self, lang: str) -> Iterator:
+        return (functools.partial(self._record_page, record, lang) for record in self.site.public if record.has(lang))
+
+    def _record_page(self, record: Record, lang: str) -> Page:
         site = self.site
-        for record in site.public:
-            if not record.has(lang):
-                continue
-            edition = record.editions[lang]
-            ctx = {"record": record, "edition": edition, "meta": record.meta,
-                   "is_translation": lang != site.default_lang}
-            if record.type == "consultation":
-                ctx["consultation"] = record.consultation_state(site.build_date)
-            if record.type == "policy":
-                ctx["jsonld"] = Deferred(lambda r=record, l=lang: self.jsonld(r, l))
-            # a language without an edition: the switcher lands on the record's entry in
-            # that language's listing of its type, marked "available in Chinese only"
-            ctx["lang_switch"] = {l: self._listing_entry(record, l) for l in site.languages if not record.has(l)}
-            yield Page(
-                path=self.urls.record(record.id, lang), lang=lang, template="record.html",
-                title=edition.title, ctx=ctx,
-                alternates={l: self.urls.record(record.id, l) for l in site.languages if record.has(l)},
-                lastmod=record.published,
-            )
+        edition = record.editions[lang]
+        ctx = {"record": record, "edition": edition, "meta": record.meta,
+               "is_translation": lang != site.default_lang}
+        if record.type == "consultation":
+            ctx["consultation"] = record.consultation_state(site.build_date)
+        if record.type == "policy":
+            ctx["jsonld"] = Deferred(lambda r=record, l=lang: self.jsonld(r, l))
+        # a language without an edition: the switcher lands on the record's entry in
+        # that language's listing of its type, marked "available in Chinese only"
+        ctx["lang_switch"] = {l: self._listing_entry(record, l) for l in site.languages if not record.has(l)}
+        return Page(
+            path=self.urls.record(record.id, lang), lang=lang, template="record.html",
+            title=edition.title, ctx=ctx,
+            alternates={l: self.urls.record(record.id, l) for l in site.languages if record.has(l)},
+            lastmod=record.published,
+        )
 
     def _listing_entry(self, record: Record, lang: str) -> str:
         if self._type_position is None:
@@ -289,31 +300,37 @@ class HtmlRenderer:
         n = self._type_position.get(record.id, 0) // self.site.config.page_size + 1
         return f"{self.urls.paged(self.urls.type_(record.type, lang), n)}#r-{record.id}"
 
-    def _paginate(self, base_of, lang: str, records: list[Record], template: str, title: str, ctx: dict) -> Iterator[Page]:
+    def _paginate(self, base_of, lang: str, records: list[Record], template: str, title: str, ctx: dict) -> Iterator:
+        """A listing's pages, each as a maker of it (numbered_pages makes only its share's)."""
         size = self.site.config.page_size
         chunks = [records[i : i + size] for i in range(0, len(records), size)] or [[]]
-        total = len(chunks)
         for n, chunk in enumerate(chunks, 1):
-            pager = None
-            if total > 1:
-                pager = {
-                    "n": n, "total": total,
-                    "prev": self.urls.paged(base_of(lang), n - 1) if n > 1 else None,
-                    "next": self.urls.paged(base_of(lang), n + 1) if n < total else None,
-                    "pages": PagerPages(base_of(lang), total),
-                    # the first and last pages and two either side of this one; None for a gap
-                    "window": [(i, i and self.urls.paged(base_of(lang), i)) for i in pager_window(n, total)],
-                }
-            yield Page(
-                path=self.urls.paged(base_of(lang), n), lang=lang, template=template,
-                title=title if n == 1 else f"{title} · {i18n.t('page_n', lang, n=n)}",
-                ctx={**ctx, "records": chunk, "pager": pager, "count": len(records),
-                     # the page's records by type, in the order of types (for a listing that groups them)
-                     "by_type": [(t, g) for t in RECORD_TYPES if (g := [r for r in chunk if r.meta.type == t])]},
-                alternates=self._alternates(lambda l: self.urls.paged(base_of(l), n)),
-            )
+            yield functools.partial(self._listing_page, base_of, lang, chunk, n, len(chunks), len(records), template,
+                                    title, ctx)
 
-    def listing_pages(self, lang: str) -> Iterator[Page]:
+    def _listing_page(self, base_of, lang: str, chunk: list[Record], n: int, total: int, count: int, template: str,
+                      title: str, ctx: dict) -> Page:
+        pager = None
+        if total > 1:
+            pager = {
+                "n": n, "total": total,
+                "prev": self.urls.paged(base_of(lang), n - 1) if n > 1 else None,
+                "next": self.urls.paged(base_of(lang), n + 1) if n < total else None,
+                "pages": PagerPages(base_of(lang), total),
+                # the first and last pages and two either side of this one; None for a gap
+                "window": [(i, i and self.urls.paged(base_of(lang), i)) for i in pager_window(n, total)],
+            }
+        return Page(
+            path=self.urls.paged(base_of(lang), n), lang=lang, template=template,
+            title=title if n == 1 else f"{title} · {i18n.t('page_n', lang, n=n)}",
+            ctx={**ctx, "records": chunk, "pager": pager, "count": count,
+                 # the page's records by type, in the order of types (for a listing that groups them)
+                 "by_type": [(t, g) for t in RECORD_TYPES if (g := [r for r in chunk if r.meta.type == t])]},
+            alternates=self._alternates(lambda l: self.urls.paged(base_of(l), n)),
+        )
+
+    def listing_pages(self, lang: str) -> Iterator:
+        """Index pages of the taxonomies, and the listings' pages (as makers: _paginate)."""
         site, urls = self.site, self.urls
         for name in TAXONOMY_PAGES:
             groups = {"topics": self._by_topic, "tags": self._by_tag, "issuers": self._by_issuer}[name]
