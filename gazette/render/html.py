@@ -240,8 +240,8 @@ class HtmlRenderer:
 
     def numbered_pages(self, share: int = 0, shares: int = 1) -> Iterator[tuple[int, Page]]:
         """(place in pages(), page) of every `shares`-th page from `share` on:
-        a render worker's share.  Record pages (most of a site's) of other
-        shares are not even made."""
+        a render worker's share.  Record and listing pages (nearly all of a
+        site's) of other shares are not even made."""
         index = 0
         for lang in self.site.languages:
             for section in (self.home_pages(lang), self._record_page_makers(lang), self.listing_pages(lang),
