@@ -38,11 +38,6 @@ def _files(folder: Path) -> dict[str, str]:
     return dict(sorted((rel, path) for rel, path in files_under(folder) if rel not in SKIP))
 
 
-def files_in(folder: Path) -> dict[str, str]:
-    """Every file under `folder` (but the manifest and its signature): relative path -> path, sorted."""
-    return _files(folder)
-
-
 def manifest_bytes(folder: Path, version: str, known: dict[str, str] | None = None,
                    present: dict[str, str] | None = None) -> bytes:
     """The manifest of everything in `folder`: sorted, so the same files give the

@@ -51,6 +51,13 @@ def make_parent(target: Path, made: set | None = None) -> None:
     parent.mkdir(parents=True, exist_ok=True)
 
 
+def checked_rel(rel: str) -> str:
+    """The output path rule: a relative path that stays inside the output folder."""
+    if not rel or rel.startswith("/") or ".." in rel.split("/"):
+        raise GazetteError(f"internal error: refusing to write outside the output folder: {rel!r}")
+    return rel
+
+
 def write_file(target: Path, data: bytes) -> None:
     """Path.write_bytes without a buffered file object around it (three system
     calls a file, not six: tens of thousands of files a build)."""
@@ -156,8 +163,7 @@ class Writer:
 
     def claim(self, rel: str) -> str:
         """The output path rules: inside the output folder, one output per file."""
-        if not rel or rel.startswith("/") or ".." in rel.split("/"):
-            raise GazetteError(f"internal error: refusing to write outside the output folder: {rel!r}")
+        checked_rel(rel)
         if rel in self.written:
             raise GazetteError(f"two outputs want the same file: {rel}")
         self.written.add(rel)

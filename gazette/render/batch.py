@@ -15,14 +15,13 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from ..errors import GazetteError
 
 from .html import HtmlRenderer, Page
 from .. import heap, keys
 from ..buildcache import BuildState
-from ..writer import link_or_copy, make_parent, write_file
+from ..writer import checked_rel, link_or_copy, make_parent, write_file
 from .linkcheck import InternalLinks
 
 PARALLEL_PAGES = 2000  # below this many (records x languages), starting workers costs more than it saves
@@ -110,10 +109,7 @@ _WRITTEN, _SAME, _REUSED = 0, 1, 2  # a page rendered and written; rendered to t
 
 
 def _inside(staging: Path, rel: str) -> Path:
-    pure = PurePosixPath(rel)
-    if pure.is_absolute() or ".." in pure.parts or not rel:
-        raise GazetteError(f"internal error: refusing to write outside the output folder: {rel!r}")
-    return staging / rel
+    return staging / checked_rel(rel)
 
 
 # a forked worker's renderer, staging folder and reuse data, set once by _start in that worker
