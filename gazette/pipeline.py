@@ -14,7 +14,7 @@ from . import __version__, archive, heap, resources, search, signing
 from .errors import Diagnostics, GazetteError, stop_on_errors
 from .load import load_site
 from .sources import read_text
-from .buildcache import BuildState, LoadCache, listing_of
+from .buildcache import BuildState, LoadCache
 from .keys import digest_of, inputs_digest, neighbours, site_digest
 from .model import RunSettings, Site
 from .progress import NO_PROGRESS, Progress
@@ -220,7 +220,7 @@ def _build_site(site_dir: Path, out_dir: Path, workers, pdf, with_search, progre
                                                                    scheduler or site.config.pdf.scheduler)
         if with_search:
             result.search = search.index(writer.staging, site, HtmlRenderer.urls_for(site), cache_dir(site), progress, workers)
-        listing = listing_of(writer.staging)  # one walk: the manifest's files, and the next build's listing
+        listing = writer.settle(keep=(f"{search.INDEX_DIR}/",) if with_search else ())  # and the manifest's files
         present = {rel: os.path.join(writer.staging, rel) for rel in sorted(listing) if rel not in signing.SKIP}
         for problem in links.problems(set(present)):
             diags.warning(None, None, None, f"internal link: {problem}")

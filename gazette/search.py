@@ -81,8 +81,8 @@ def index(folder: Path, site: Site, urls: Urls, cache_dir: Path | None = None,
     bundle (from the cache).  -> {year: 'indexed' | 'cached'}"""
     version = _version()
     target = folder / INDEX_DIR
-    if target.exists():
-        shutil.rmtree(target)  # never mix an old index into a new one
+    if os.path.lexists(target):  # never mix an old index into a new one
+        shutil.rmtree(target) if target.is_dir() and not target.is_symlink() else target.unlink()
     pages: dict[int, list[str]] = {}
     for record in site.public:
         for lang in record.editions:

@@ -2,6 +2,18 @@
 
 The writer refuses to write one path twice or anywhere outside the output,
 and refuses to replace a folder that gazette did not write.
+
+The swap leaves the replaced output beside the new one as the spare
+(.NAME.spare).  The next incremental build takes it as its staging folder and
+changes in it only what differs: most of its files are already the very files
+of the published output (hard links), so a small change costs a small build,
+not 20,000 new links and as many deletions.  Nothing in the spare is trusted:
+a file is kept only while it is the same file (inode) as the published one
+that build takes (itself checked against the build state), a file written is
+always a new file in place of whatever was there (never written into: it may
+be a link of a published file), a folder on the way must be a real folder,
+and whatever the build did not put there is removed before the manifest is
+made (`Writer.settle`).
 """
 from __future__ import annotations
 
@@ -9,6 +21,7 @@ import errno
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -41,16 +54,6 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
-def make_parent(target: Path, made: set | None = None) -> None:
-    """mkdir -p the folder of `target`, once per folder when `made` remembers them."""
-    parent = target.parent
-    if made is not None:
-        if parent in made:
-            return
-        made.add(parent)
-    parent.mkdir(parents=True, exist_ok=True)
-
-
 def checked_rel(rel: str) -> str:
     """The output path rule: a relative path that stays inside the output folder."""
     if not rel or rel.startswith("/") or ".." in rel.split("/"):
@@ -58,31 +61,93 @@ def checked_rel(rel: str) -> str:
     return rel
 
 
-def write_file(target: Path, data: bytes) -> None:
-    """Path.write_bytes without a buffered file object around it (three system
-    calls a file, not six: tens of thousands of files a build)."""
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
+class Staging:
+    """Files put into a staging folder (a new one, or a reused spare: see the
+    module's docstring).  Folders on the way are made, or checked once each to
+    be real folders (a file or link in a folder's place is removed), so
+    nothing is ever written outside `root`; a file's place is emptied before
+    it is written, never written into."""
+
+    def __init__(self, root: Path):
+        self.root = os.fspath(root)
+        self._folders: set[str] = {self.root}
+
+    def path(self, rel: str) -> str:
+        return os.path.join(self.root, checked_rel(rel))
+
+    def folder(self, folder: str) -> None:
+        if folder in self._folders:
+            return
+        self.folder(os.path.dirname(folder))
+        try:
+            os.mkdir(folder)
+        except FileExistsError:  # the spare's, or another render worker's just now
+            if not stat.S_ISDIR(os.lstat(folder).st_mode):
+                try:
+                    _remove(folder)  # a file or link in a folder's place
+                except FileNotFoundError:
+                    pass
+                os.makedirs(folder, exist_ok=True)
+        self._folders.add(folder)
+
+    def write(self, target: str, data: bytes) -> None:
+        """A new file at `target` (three system calls, not Python's six: tens
+        of thousands of files a build)."""
+        self.folder(os.path.dirname(target))
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(target, flags, 0o666)
+        except FileExistsError:
+            _remove(target)
+            fd = os.open(target, flags, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+
+    def link(self, source: Path | str, target: str) -> None:
+        """`target` becomes the file `source` (a hard link; a copy where links
+        are not possible); nothing is done when it already is that file."""
+        self.folder(os.path.dirname(target))
+        try:
+            st = os.lstat(target)
+        except FileNotFoundError:
+            st = None
+        if st is not None:
+            if stat.S_ISREG(st.st_mode):
+                src = os.stat(source, follow_symlinks=False)
+                if src.st_ino == st.st_ino and src.st_dev == st.st_dev:
+                    return
+            _remove(target, st)
+        try:
+            os.link(source, target, follow_symlinks=False)
+        except OSError:
+            shutil.copy2(source, target)
+
+    def copy(self, source: Path, target: str) -> None:
+        self.folder(os.path.dirname(target))
+        if os.path.lexists(target):
+            _remove(target)
+        shutil.copyfile(source, target)
 
 
-def link_or_copy(source: Path, target: Path, made: set | None = None) -> None:
-    make_parent(target, made)
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
+def _remove(path: str, st: os.stat_result | None = None) -> None:
+    """Whatever is at `path` (a folder with all in it; a link itself, not its target)."""
+    st = st or os.lstat(path)
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
 
 
-def _discard(folder: Path) -> None:
-    """Remove a replaced output without waiting for it: renamed aside at once
-    (so the next build finds the place free), then deleted by `rm -rf` in the
-    background; in this process where that cannot start."""
-    trash = folder.with_name(f"{folder.name}.trash-{os.getpid()}-{time.monotonic_ns()}")
+def _discard(folder: Path, like: Path) -> None:
+    """Remove a folder of gazette's without waiting for it: renamed aside at
+    once (LIKE.trash-..., so the next build finds the place free), then
+    deleted by `rm -rf` in the background; in this process where that cannot
+    start."""
+    trash = like.with_name(f"{like.name}.trash-{os.getpid()}-{time.monotonic_ns()}")
     try:
         os.replace(folder, trash)
     except OSError:
@@ -93,6 +158,14 @@ def _discard(folder: Path) -> None:
                          stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
     except OSError:
         shutil.rmtree(trash, ignore_errors=True)
+
+
+def _ours(folder: Path) -> bool:
+    """A real folder (not a link to one) with gazette's marker in it."""
+    try:
+        return stat.S_ISDIR(os.lstat(folder).st_mode) and os.path.isfile(os.path.join(folder, MARKER))
+    except OSError:
+        return False
 
 
 def _home() -> Path | None:
@@ -110,13 +183,14 @@ class Writer:
         self.previous = previous
         self.keys: dict[str, str] = {}  # rel -> key, for files written or reused under a key
         self.linked: set[str] = set()  # files reused from the last output
-        self._made: set[Path] = set()  # folders made in staging
         self.sources = [Path(s) for s in sources or []]
         self.out_dir = Path(out_dir).resolve()
         if not self.out_dir.name or self.out_dir == self.out_dir.parent or self.out_dir == _home():
             raise GazetteError(f"refusing to write output to {self.out_dir}: choose a folder of its own, such as SITE/output")
         self.staging = self.out_dir.with_name(f".{self.out_dir.name}.staging")
         self.old = self.out_dir.with_name(f".{self.out_dir.name}.old")
+        self.spare = self.out_dir.with_name(f".{self.out_dir.name}.spare")  # the output before, to build in next
+        self.tree = Staging(self.staging)
         self.written: set[str] = set()
         self.hashes: dict[str, str] = {}  # rel -> SHA-256 of what was written (for the manifest)
 
@@ -132,18 +206,28 @@ class Writer:
             path = Path(path).resolve()
             if path == out or out in path.parents or path in out.parents:
                 raise GazetteError(f"refusing to write output to {out}: it would publish or delete {path}; choose another --out")
-        for folder in (out, self.staging, self.old):
+        for folder in (out, self.staging, self.old, self.spare):
             if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not (folder / MARKER).exists())):
                 raise GazetteError(f"refusing to replace {folder}: it exists and was not written by gazette (no {MARKER}); choose another --out or remove it")
 
     def open(self) -> None:
+        """Make the staging folder: with the last build's state (an incremental
+        build), the staging folder a killed build left, else the spare, to
+        change only what differs; else a new, empty one."""
         self.recover()
-        if self.staging.exists():
-            shutil.rmtree(self.staging)
-        self.staging.mkdir(parents=True)
-        self._made = set()
+        base = None
+        if self.previous is not None:
+            base = next((f for f in (self.staging, self.spare) if _ours(f)), None)
+        for folder in (self.staging, self.spare):
+            if folder != base and os.path.lexists(folder):
+                _discard(folder, self.old)
+        if base is None:
+            self.staging.mkdir(parents=True)
+        elif base != self.staging:
+            os.replace(base, self.staging)
+        self.tree = Staging(self.staging)
         self._clear_old_trash()
-        (self.staging / MARKER).write_text("written by gazette; replaced on every build\n", encoding="utf-8")
+        self.tree.write(self.tree.path(MARKER), b"written by gazette; replaced on every build\n")
 
     def _clear_old_trash(self) -> None:
         """Replaced outputs whose background deletion did not finish (the machine
@@ -169,8 +253,8 @@ class Writer:
         self.written.add(rel)
         return rel
 
-    def _target(self, rel: str) -> Path:
-        return self.staging / self.claim(rel)
+    def _target(self, rel: str) -> str:
+        return self.tree.path(self.claim(rel))
 
     def _check_source(self, source: Path) -> None:
         if self.sources and not any(not safefs.escapes(source, root) for root in self.sources):
@@ -185,8 +269,7 @@ class Writer:
         entry = self.previous.intact(self.out_dir, rel)
         if entry is None or entry.key != key:
             return False
-        target = self._target(rel)
-        link_or_copy(self.out_dir / rel, target, self._made)
+        self.tree.link(self.out_dir / rel, self._target(rel))
         self.hashes[rel] = entry.sha256
         self.keys[rel] = key
         self.linked.add(rel)
@@ -200,11 +283,10 @@ class Writer:
         self.hashes[rel] = sha
         self.keys[rel] = key or ""
         if self._same_as_before(rel, sha):
-            link_or_copy(self.out_dir / rel, target, self._made)
+            self.tree.link(self.out_dir / rel, target)
             self.linked.add(rel)
             return
-        make_parent(target, self._made)
-        write_file(target, data)
+        self.tree.write(target, data)
 
     def _same_as_before(self, rel: str, sha: str) -> bool:
         if self.previous is None:
@@ -221,9 +303,7 @@ class Writer:
             key = None
         if self.reuse(rel, key):
             return
-        target = self._target(rel)
-        make_parent(target, self._made)
-        shutil.copyfile(source, target)
+        self.tree.copy(source, self._target(rel))
         self.keys[rel] = key or ""
 
     def state(self, listing: dict | None = None) -> BuildState:
@@ -248,24 +328,64 @@ class Writer:
             files[rel] = OutputFile(key, sha, *known)
         return BuildState(out_dir=str(self.out_dir), files=files)
 
+    def settle(self, keep: tuple[str, ...] = ()) -> dict[str, tuple[int, int]]:
+        """After the last file is in: remove from the staging folder whatever
+        this build did not put there (what the spare held that the new output
+        does not, anything planted, links of any kind; what lies under a
+        `keep` prefix stays: the search index, made anew in the folder) and
+        -> every file left: relative path -> (size, modification time).  One
+        walk: the manifest's list of files and the next build's listing."""
+        listing: dict[str, tuple[int, int]] = {}
+        wanted = self.written
+
+        def walk(path: str, prefix: str) -> bool:  # -> whether anything is left in it
+            left = False
+            for entry in safefs._listed(path):
+                rel = prefix + entry.name
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    if walk(entry.path, rel + "/"):
+                        left = True
+                    else:
+                        os.rmdir(entry.path)
+                elif stat.S_ISREG(st.st_mode) and (rel in wanted or rel == MARKER or rel.startswith(keep)):
+                    listing[rel] = (st.st_size, st.st_mtime_ns)
+                    left = True
+                else:
+                    os.unlink(entry.path)
+            return left
+
+        walk(os.fspath(self.staging), "")
+        return listing
+
     def commit(self) -> None:
         """Swap the staging folder into place in one step, so a reader (or a
-        kill) sees the old output or the new one, never none."""
+        kill) sees the old output or the new one, never none; the old one
+        becomes the spare."""
         if self.old.exists():
             shutil.rmtree(self.old)
+        if os.path.lexists(self.spare):
+            _discard(self.spare, self.old)
         if self.out_dir.exists() and _exchange(self.staging, self.out_dir):
-            os.replace(self.staging, self.old)  # the previous output, now beside it
+            os.replace(self.staging, self.spare)  # the previous output, now beside it
         else:
             if self.out_dir.exists():
                 os.replace(self.out_dir, self.old)
             os.replace(self.staging, self.out_dir)
         if self.old.exists():
-            _discard(self.old)
+            os.replace(self.old, self.spare)
 
     def abort(self) -> None:
-        if self.staging.exists():
-            shutil.rmtree(self.staging, ignore_errors=True)
-
+        """A failed build's staging folder: the spare, unless there is one."""
+        if not _ours(self.staging):
+            return
+        if not os.path.lexists(self.spare):
+            os.replace(self.staging, self.spare)
+        else:
+            _discard(self.staging, self.old)
 
 class NullWriter(Writer):
     """What `gazette check` writes to: every stage of a build runs and every

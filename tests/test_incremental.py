@@ -215,6 +215,45 @@ def test_a_damaged_or_planted_cache_is_never_trusted(site, tmp_path):
     assert _tree(out) == _tree(tmp_path / "clean")
 
 
+def test_the_next_build_changes_the_spare_in_place_and_trusts_nothing_in_it(site, tmp_path):
+    """The replaced output stays beside the new one as the spare, and the next
+    build is made in it.  Whatever is planted there (a link where a folder
+    belongs, a link in a page's place, a page edited into a new file, a stray
+    file, a link to a folder) is replaced or removed: nothing is written
+    outside it, and the output is a clean build's, file for file."""
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    _build(site, out, cache)
+    body = site / "content" / "records" / "2024" / "hfbz-2024-5-jd.md"
+    body.write_text(body.read_text(encoding="utf-8") + "\n\nLater.\n", encoding="utf-8")
+    _build(site, out, cache)
+    spare = tmp_path / ".out.spare"
+    assert (spare / ".gazette-output").is_file() and (spare / "index.html").is_file()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("not gazette's", encoding="utf-8")
+    folders = sorted(p for p in spare.iterdir() if p.is_dir())
+    victim = folders[0]
+    shutil.rmtree(victim)
+    victim.symlink_to(outside, target_is_directory=True)  # a folder's place: a link out
+    page = spare / "index.html"
+    page.unlink()
+    page.symlink_to(outside / "keep.txt")  # a page's place: a link out
+    other = next(p for p in sorted(spare.rglob("*.html")) if p.is_file() and not p.is_symlink() and victim not in p.parents)
+    data = other.read_bytes()
+    other.unlink()
+    other.write_bytes(data.replace(b"<title>", b"<title>planted ", 1))  # a new file: the same page edited
+    (spare / "planted.html").write_text("<p>planted</p>", encoding="utf-8")
+    (spare / "more").symlink_to(outside, target_is_directory=True)
+    body.write_text(body.read_text(encoding="utf-8") + "\n\nLater still.\n", encoding="utf-8")
+    result = _build(site, out, cache)
+    assert result.reused > 0.8 * result.files
+    assert sorted(p.name for p in outside.iterdir()) == ["keep.txt"]
+    assert (outside / "keep.txt").read_text(encoding="utf-8") == "not gazette's"
+    _build(site, tmp_path / "clean", tmp_path / "clean-cache", clean=True)
+    assert _tree(out) == _tree(tmp_path / "clean")
+    assert not [p for p in out.rglob("*") if p.is_symlink()]
+
+
 def test_worker_processes_give_the_same_bytes_as_one_process(tmp_path, monkeypatch):
     """Loading and rendering in forked worker processes (what a large site
     does) gives the very files one process gives, and fills the load cache a

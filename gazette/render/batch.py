@@ -21,7 +21,7 @@ from pathlib import Path
 from .html import HtmlRenderer, Page
 from .. import heap, keys
 from ..buildcache import BuildState
-from ..writer import checked_rel, link_or_copy, make_parent, write_file
+from ..writer import Staging
 from .linkcheck import InternalLinks
 
 PARALLEL_PAGES = 2000  # below this many (records x languages), starting workers costs more than it saves
@@ -54,9 +54,9 @@ def _stub(page: Page) -> Page:
                 lastmod=page.lastmod, in_sitemap=page.in_sitemap)
 
 
-def _reused(reuse: Reuse | None, file: str, key: str | None, target: Path | None, made: set | None = None):
-    """-> (sha256, packed links) of the last output's file, linked to `target`
-    (None: no target, the caller's writer links it); None when it cannot be reused."""
+def _reused(reuse: Reuse | None, file: str, key: str | None, tree: Staging | None):
+    """-> (sha256, packed links) of the last output's file, linked into `tree`
+    (None: the caller's writer links it); None when it cannot be reused."""
     if reuse is None or key is None:
         return None
     entry = reuse.previous.intact(reuse.out_dir, file)
@@ -65,40 +65,42 @@ def _reused(reuse: Reuse | None, file: str, key: str | None, target: Path | None
     links = reuse.previous.extra.get("links", {}).get(file)
     if links is None:
         links = InternalLinks.scan(file, (reuse.out_dir / file).read_bytes())
-    if target is not None:
-        link_or_copy(reuse.out_dir / file, target, made)
+    if tree is not None:
+        tree.link(reuse.out_dir / file, tree.path(file))
     return entry.sha256, links
 
 
-def _same_bytes(reuse: Reuse | None, file: str, sha: str, target: Path | None, made: set) -> bool:
+def _same_bytes(reuse: Reuse | None, file: str, sha: str, tree: Staging | None) -> bool:
     """A page rendered again to the very bytes the last output holds: link that
     file instead of writing it (only files whose bytes change are written)."""
-    if reuse is None or target is None:
+    if reuse is None or tree is None:
         return False
     entry = reuse.previous.intact(reuse.out_dir, file)
     if entry is None or entry.sha256 != sha:
         return False
-    link_or_copy(reuse.out_dir / file, target, made)
+    tree.link(reuse.out_dir / file, tree.path(file))
     return True
 
 
 def _render_share(renderer: HtmlRenderer, share: int, shares: int, write, reuse: Reuse | None = None,
                   staging: Path | None = None) -> list[tuple]:
-    """-> [(page index, file, sitemap stub, sha256, key, packed links, _WRITTEN | _SAME | _REUSED)]"""
+    """-> [(page index, file, sitemap stub, sha256, key, packed links, _WRITTEN | _SAME | _REUSED)].
+    `write`: where pages go without a staging folder (`gazette check`'s writer)."""
     urls = renderer.urls
     done = []
-    made: set = set()
+    tree = Staging(staging) if staging is not None else None
+    if tree is not None:
+        write = _write_into(tree)
     for index, page in renderer.numbered_pages(share, shares):
         file = urls.file_of(page.path)
-        target = _inside(staging, file) if staging is not None and reuse is not None else None
         key = keys.page_key(reuse.site_key, page, renderer.template_key(page.template)) if reuse is not None else None
-        old = _reused(reuse, file, key, target, made)
+        old = _reused(reuse, file, key, tree)
         if old is not None:
             done.append((index, file, _stub(page), old[0], key, old[1], _REUSED))
             continue
         html = renderer.render(page)
         sha = hashlib.sha256(html).hexdigest()
-        same = _same_bytes(reuse, file, sha, target, made)
+        same = _same_bytes(reuse, file, sha, tree)
         if not same:
             write(file, html)
         done.append((index, file, _stub(page), sha, key, InternalLinks.scan(file, html), _SAME if same else _WRITTEN))
@@ -106,10 +108,6 @@ def _render_share(renderer: HtmlRenderer, share: int, shares: int, write, reuse:
 
 
 _WRITTEN, _SAME, _REUSED = 0, 1, 2  # a page rendered and written; rendered to the last output's bytes; not rendered
-
-
-def _inside(staging: Path, rel: str) -> Path:
-    return staging / checked_rel(rel)
 
 
 # a forked worker's renderer, staging folder and reuse data, set once by _start in that worker
@@ -120,20 +118,15 @@ def _start(renderer: HtmlRenderer, staging: Path, reuse: Reuse | None) -> None:
     _WORKER.update(renderer=renderer, staging=staging, reuse=reuse)
 
 
-def _write_into(staging: Path):
-    made: set = set()
-
+def _write_into(tree: Staging):
     def write(rel: str, data: bytes) -> None:
-        target = _inside(staging, rel)
-        make_parent(target, made)
-        write_file(target, data)
+        tree.write(tree.path(rel), data)
     return write
 
 
 def _worker_share(share: tuple[int, int]) -> list[tuple]:
-    staging = _WORKER["staging"]
-    return _render_share(_WORKER["renderer"], share[0], shares=share[1], write=_write_into(staging),
-                         reuse=_WORKER["reuse"], staging=staging)
+    return _render_share(_WORKER["renderer"], share[0], shares=share[1], write=None, reuse=_WORKER["reuse"],
+                         staging=_WORKER["staging"])
 
 
 def _fork_context():
@@ -158,8 +151,7 @@ def render_pages(renderer: HtmlRenderer, writer, workers: int | None = None, whi
     site = renderer.site
     pages = len(site.public) * len(site.languages) if workers > 1 and staging is not None and context else 0
     if pages < PARALLEL_PAGES:
-        done = _render_share(renderer, 0, 1, _write_into(staging) if staging is not None else writer.write,
-                             reuse, staging)
+        done = _render_share(renderer, 0, 1, writer.write, reuse, staging)
         if while_waiting is not None:
             while_waiting()
         return _collect([done], writer, claim=staging is not None)
