@@ -1,6 +1,6 @@
 """The build cache: what an incremental build reuses from the last one.
 
-Two files per cache folder (SITE/.gazette-cache/, or the run's cache folder):
+Three kinds of file per cache folder (SITE/.gazette-cache/, or the run's cache folder):
 
 * `load/XX.cache`: every record file's load result (parsed, validated,
   Markdown rendered), keyed by the file's path and the SHA-256 of its bytes.
@@ -10,7 +10,11 @@ Two files per cache folder (SITE/.gazette-cache/, or the run's cache folder):
   A page whose key is unchanged, and whose file in the output is still the one
   that build wrote, is linked into the new output instead of rendered again.
 
-Both are checked before use: a file whose checksum does not match, that was
+* `inputs.index`: the SHA-256 of every source file, with the file's status
+  (size, modification and change times, inode) when it was read: a file
+  whose status is unchanged is not read again (`FileHashes`).
+
+All are checked before use: a file whose checksum does not match, that was
 written by another version of gazette or for another folder, or that cannot be
 read is ignored (and replaced by the next build): a damaged cache costs time,
 never correctness.  The load cache is unpickled with an allow-list of the
@@ -24,6 +28,7 @@ import io
 import os
 import pickle
 import stat
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,8 +90,54 @@ def _write_sealed(path: Path, value) -> None:
     os.replace(tmp, path)
 
 
-def file_key(path: Path, data: bytes) -> str:
-    return hashlib.sha256(os.fsencode(path) + b"\0" + data).hexdigest()
+def file_key(path: Path, sha256: str) -> str:
+    """The load cache's key of a file: its path and the SHA-256 of its bytes."""
+    return hashlib.sha256(os.fsencode(path) + b"\0" + sha256.encode()).hexdigest()
+
+
+class FileHashes:
+    """The SHA-256 of source files, each remembered with the file's status
+    (size, modification and change times, inode, device), as git's index
+    does: a file whose status is the recorded one keeps its recorded digest
+    without being read, unless it changed less than two seconds before the
+    record was made (a second change within the file system's timestamp
+    granularity could then keep the same status: such files are read again).
+    Any write to a file sets its change time, which no tool can set back.
+    `trust`: False reads every file (a clean build)."""
+
+    def __init__(self, folder: Path | None, trust: bool = True, margin_ns: int = 2_000_000_000):
+        self.margin_ns = margin_ns
+        self.path = Path(folder) / "inputs.index" if folder else None
+        self.known: dict[str, tuple] = {}
+        self.now: dict[str, tuple] = {}  # path -> (size, mtime, ctime, inode, device, sha256), as of this run
+        self.saved_at = 0
+        self.read = 0  # files read (not known, or changed)
+        stored = _read_sealed(self.path) if self.path is not None and trust else None
+        if isinstance(stored, dict) and stored.get("gazette") == __version__ and isinstance(stored.get("entries"), dict):
+            self.known, self.saved_at = stored["entries"], int(stored.get("saved_at") or 0)
+
+    def sha256(self, path: str) -> str:
+        """The SHA-256 of the file's bytes (OSError: it cannot be read)."""
+        done = self.now.get(path)
+        if done is not None:
+            return done[5]
+        st = os.stat(path)
+        status = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+        old = self.known.get(path)
+        if old is not None and old[:5] == status and max(st.st_mtime_ns, st.st_ctime_ns) < self.saved_at - self.margin_ns:
+            sha = old[5]
+        else:
+            with open(path, "rb") as f:
+                sha = hashlib.sha256(f.read()).hexdigest()
+            self.read += 1
+        self.now[path] = (*status, sha)
+        return sha
+
+    def save(self) -> None:
+        """Keep this run's digests for the next (when any file was read)."""
+        if self.path is None or (not self.read and self.now.keys() == self.known.keys()):
+            return
+        _write_sealed(self.path, {"gazette": __version__, "saved_at": time.time_ns(), "entries": self.now})
 
 
 class LoadCache:
@@ -99,6 +150,7 @@ class LoadCache:
         self.entries: dict[str, dict[str, object]] = {}  # shard -> key -> value, as stored
         self.used: dict[str, dict[str, object]] = {}
         self.hits = 0
+        self.hashes: FileHashes | None = None  # this run's digests of source files (a build's), to look files up by
         if self.folder is not None and self.folder.is_dir():
             for path in sorted(self.folder.glob("*.cache")):
                 stored = _read_sealed(path)

@@ -59,11 +59,12 @@ class Unkeyable(Exception):
 _TEXT = (".md", ".yaml", ".yml", ".html", ".css", ".js", ".txt", ".xml", ".json", ".svg")
 
 
-def tree_digest(folder: Path, by_content: bool | tuple = True, skip: str | None = None) -> str:
+def tree_digest(folder: Path, by_content: bool | tuple = True, skip: str | None = None, hashes=None) -> str:
     """Every file under `folder` (sorted): its path and its bytes, or with
     by_content=False its size and modification time (large files); with a
     tuple of suffixes, the bytes of those files and the size and time of the
-    rest.  `skip`: a folder directly under `folder` left out."""
+    rest.  `skip`: a folder directly under `folder` left out.  `hashes`: a
+    buildcache.FileHashes, the digests of files whose status is unchanged."""
     h = hashlib.sha256()
     folder = Path(folder)
     if not folder.is_dir():
@@ -77,8 +78,11 @@ def tree_digest(folder: Path, by_content: bool | tuple = True, skip: str | None 
             h.update(os.fsencode(os.path.relpath(path, folder)) + b"\0")
             try:
                 if by_content is True or (by_content and name.endswith(by_content)):
-                    with open(path, "rb") as f:
-                        h.update(hashlib.sha256(f.read()).digest())
+                    if hashes is not None:
+                        h.update(bytes.fromhex(hashes.sha256(path)))
+                    else:
+                        with open(path, "rb") as f:
+                            h.update(hashlib.sha256(f.read()).digest())
                 else:
                     st = os.stat(path)
                     h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
@@ -88,19 +92,20 @@ def tree_digest(folder: Path, by_content: bool | tuple = True, skip: str | None 
 
 
 def inputs_digest(site_dir: Path, builtin_theme: Path, out_dir: Path, epoch: str, options: dict,
-                  extra: list[str] = ()) -> str:
+                  extra: list[str] = (), hashes=None) -> str:
     """Every input of a build, before it loads anything: gazette's version, the
     options, the build time, the output folder, gazette.yaml, content/ and
     themes/ (the bytes of text files, size and time of the rest), archive/
     (size and time), the built-in theme, and `extra` (fonts, tool versions).
     The same digest as the last build into the same folder, and that output
-    untouched, means the output is already what this build would write."""
+    untouched, means the output is already what this build would write.
+    `hashes`: a buildcache.FileHashes (files whose status is unchanged are not read)."""
     root = Path(site_dir)
     h = hashlib.sha256(f"gazette {__version__}\0{sorted(options.items())!r}\0{epoch}\0{Path(out_dir).resolve()}"
                        f"\0{root.resolve()}".encode())
     h.update(file_digest(root / "gazette.yaml").encode())
     for part, how in ((root / "content", _TEXT), (root / "themes", _TEXT), (root / "archive", False), (builtin_theme, True)):
-        h.update(tree_digest(part, how).encode())
+        h.update(tree_digest(part, how, hashes=hashes).encode())
     for item in extra:
         h.update(f"\0{item}".encode())
     return h.hexdigest()

@@ -192,16 +192,22 @@ def _load_many(jobs: list[tuple[Path, str, str | None]], workers: int, progress:
 
 
 def _from_cache(jobs: list[tuple], cache: LoadCache, out: list, task) -> list[tuple[int, tuple]]:
-    """The load cache's results for files whose bytes it knows (into `out`);
-    -> the other jobs, each with the bytes read (None: unreadable)."""
+    """The load cache's results for files whose bytes it knows (into `out`),
+    by the SHA-256 of each file (from the run's FileHashes: most files are not
+    read at all); -> the other jobs, each with the bytes when they were read."""
     todo = []
     for i, (path, rid, lang) in enumerate(jobs):
+        data = None
         try:
-            data = path.read_bytes()
+            if cache.hashes is not None:
+                sha = cache.hashes.sha256(os.fspath(path))
+            else:
+                data = path.read_bytes()
+                sha = hashlib.sha256(data).hexdigest()
         except OSError:
             todo.append((i, (path, rid, lang, None)))  # read again, and said why, where it loads
             continue
-        cached = cache.get(file_key(path, data))
+        cached = cache.get(file_key(path, sha))
         if isinstance(cached, Loaded) and cached.path == path and cached.lang == lang and cached.id == rid:
             out[i] = cached
             task.advance()
@@ -299,7 +305,7 @@ def _load_keyed(job: tuple) -> tuple[str | None, Loaded]:
             data = path.read_bytes()
         except OSError:
             return None, load_record_file(path, rid, lang)  # says why, in its words
-    return file_key(path, data), load_record_file(path, rid, lang, data)
+    return file_key(path, hashlib.sha256(data).hexdigest()), load_record_file(path, rid, lang, data)
 
 
 # ---------------------------------------------------------------- discovery

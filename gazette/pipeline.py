@@ -14,7 +14,7 @@ from . import __version__, archive, heap, resources, search, signing
 from .errors import Diagnostics, GazetteError, stop_on_errors
 from .load import load_site
 from .sources import read_text
-from .buildcache import BuildState, LoadCache
+from .buildcache import BuildState, FileHashes, LoadCache
 from .keys import digest_of, inputs_digest, neighbours, site_digest
 from .model import RunSettings, Site
 from .progress import NO_PROGRESS, Progress
@@ -68,15 +68,18 @@ def default_cache(site_dir: Path, settings: RunSettings) -> Path:
 def load_and_resolve(site_dir: Path, workers: int | None = None, pdf: bool | None = None,
                      revising: bool = False, read_only: bool = False, preview: bool = False,
                      progress: Progress = NO_PROGRESS, settings: RunSettings = RunSettings(),
-                     clean: bool = False, save_cache: bool = False, settle=None) -> tuple[Site, Diagnostics]:
+                     clean: bool = False, save_cache: bool = False, settle=None,
+                     hashes: FileHashes | None = None) -> tuple[Site, Diagnostics]:
     """Load and check a site.  `revising`: changes to released issues are what a
     revision is for, so they are not errors (tampering still is).  `read_only`:
     write nothing, not even to caches (for `check`).  Record files whose bytes
     did not change since the last build come from the load cache, unless
     `clean`; `save_cache` (a build) keeps this run's for the next.  `settle`:
-    the build's heap.long_lived scope, told when what is loaded is made."""
+    the build's heap.long_lived scope, told when what is loaded is made.
+    `hashes`: the build's FileHashes (record files are looked up by them)."""
     diags = Diagnostics(root=Path(site_dir))
     cache = LoadCache(None if clean else default_cache(site_dir, settings))
+    cache.hashes = hashes
     loaded = load_site(Path(site_dir), diags, workers=workers, progress=progress, epoch=settings.source_date_epoch,
                        cache=cache)
     if save_cache and not read_only:
@@ -185,22 +188,26 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
     Writer(out_dir).recover()  # even when this build fails, the last good output stays in place
     private_key = signing.load_private_key(sign_key, [site_dir, out_dir]) if sign_key else None
     inputs, last = None, None
+    hashes = FileHashes(default_cache(site_dir, settings), trust=not clean)
     if sign_key is None and settings.source_date_epoch:
         inputs = inputs_digest(site_dir, resources.builtin_theme(), out_dir, settings.source_date_epoch,
-                               {"pdf": pdf, "search": with_search, "preview": preview}, _tool_versions(pdf, with_search))
+                               {"pdf": pdf, "search": with_search, "preview": preview}, _tool_versions(pdf, with_search),
+                               hashes=hashes)
+        hashes.save()
         report, last = (None, None) if clean else _up_to_date(site_dir, out_dir, settings, inputs)
         if report is not None:
             return BuildResult(site=None, diagnostics=Diagnostics(root=site_dir), out_dir=out_dir.resolve(), up_to_date=report)
     with heap.long_lived() as settle:
         return _build_site(site_dir, out_dir, workers, pdf, with_search, progress, private_key, preview, settings,
-                           scheduler, clean, inputs, last, settle)
+                           scheduler, clean, inputs, last, settle, hashes)
 
 
 def _build_site(site_dir: Path, out_dir: Path, workers, pdf, with_search, progress: Progress, private_key, preview: bool,
-                settings: RunSettings, scheduler, clean: bool, inputs: str | None, last, settle) -> BuildResult:
+                settings: RunSettings, scheduler, clean: bool, inputs: str | None, last, settle,
+                hashes: FileHashes | None = None) -> BuildResult:
     """build() once it knows something changed: load, render, write and publish."""
     site, diags = load_and_resolve(site_dir, workers, pdf, preview=preview, progress=progress, settings=settings,
-                                   clean=clean, save_cache=True, settle=settle)
+                                   clean=clean, save_cache=True, settle=settle, hashes=hashes)
     previous = None if clean else _previous_state(site, site_dir, out_dir, settings, last)
     writer = Writer(out_dir, sources=[site_dir, resources.builtin_theme(), cache_dir(site)], previous=previous)
     from .mail.store import database_path

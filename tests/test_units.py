@@ -281,3 +281,39 @@ def test_builds_leave_nothing_frozen(built_sites, tmp_path):
         with pytest.raises(GazetteError):
             run()
         assert gc.get_freeze_count() == 0
+
+
+def test_file_hashes_read_a_file_again_whenever_it_may_have_changed(tmp_path):
+    """The digest index (buildcache.FileHashes): a file whose status is
+    unchanged is not read; an edit that keeps size and modification time is
+    still seen (its change time moves); a file changed just before the index
+    was saved is read again; a damaged index is no index."""
+    import hashlib
+    import os
+
+    from gazette.buildcache import FileHashes
+
+    path = tmp_path / "a.md"
+    path.write_bytes(b"first version")
+    cache = tmp_path / "cache"
+    first = FileHashes(cache)
+    assert first.sha256(str(path)) == hashlib.sha256(b"first version").hexdigest() and first.read == 1
+    first.save()
+    # just written: within the margin, so it is read again
+    racy = FileHashes(cache)
+    assert racy.sha256(str(path)) == hashlib.sha256(b"first version").hexdigest() and racy.read == 1
+    settled = FileHashes(cache, margin_ns=0)
+    assert settled.sha256(str(path)) == hashlib.sha256(b"first version").hexdigest() and settled.read == 0
+    settled.save()  # nothing read: nothing written
+    st = path.stat()
+    path.write_bytes(b"other version")  # same size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the old modification time
+    edited = FileHashes(cache, margin_ns=0)
+    assert edited.sha256(str(path)) == hashlib.sha256(b"other version").hexdigest() and edited.read == 1
+    assert FileHashes(cache, trust=False, margin_ns=0).sha256(str(path)) == hashlib.sha256(b"other version").hexdigest()
+    index = cache / "inputs.index"
+    index.write_bytes(index.read_bytes()[:-3] + b"xyz")
+    damaged = FileHashes(cache, margin_ns=0)
+    assert damaged.known == {} and damaged.sha256(str(path)) == hashlib.sha256(b"other version").hexdigest()
+    with pytest.raises(OSError):
+        damaged.sha256(str(tmp_path / "missing.md"))
