@@ -243,6 +243,11 @@ class BuildState:
     def intact(self, out_dir: Path, rel: str) -> OutputFile | None:
         """The recorded file, if the output still holds exactly it (same size and
         modification time as when written: nobody touched it since)."""
+        found = self.intact_file(out_dir, rel)
+        return found[0] if found is not None else None
+
+    def intact_file(self, out_dir: Path, rel: str) -> tuple[OutputFile, os.stat_result] | None:
+        """intact(), and the file's status (to link it by)."""
         entry = self.files.get(rel)
         if entry is None:
             return None
@@ -252,6 +257,6 @@ class BuildState:
             return None
         if not stat.S_ISREG(st.st_mode):
             return None  # a symbolic link (or anything else) put there: never carried over
-        return entry if st.st_size == entry.size and st.st_mtime_ns == entry.mtime_ns else None
+        return (entry, st) if st.st_size == entry.size and st.st_mtime_ns == entry.mtime_ns else None
 
 

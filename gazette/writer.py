@@ -68,8 +68,10 @@ class Staging:
     nothing is ever written outside `root`; a file's place is emptied before
     it is written, never written into."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, fresh: bool = True):
+        """`fresh`: a new, empty folder (else most folders are there already)."""
         self.root = os.fspath(root)
+        self.fresh = fresh
         self._folders: set[str] = {self.root}
 
     def path(self, rel: str) -> str:
@@ -80,14 +82,20 @@ class Staging:
             return
         self.folder(os.path.dirname(folder))
         try:
-            os.mkdir(folder)
-        except FileExistsError:  # the spare's, or another render worker's just now
-            if not stat.S_ISDIR(os.lstat(folder).st_mode):
-                try:
-                    _remove(folder)  # a file or link in a folder's place
-                except FileNotFoundError:
-                    pass
-                os.makedirs(folder, exist_ok=True)
+            st = None if self.fresh else os.lstat(folder)  # one system call for a folder that is there
+        except FileNotFoundError:
+            st = None
+        if st is None:
+            try:
+                os.mkdir(folder)
+            except FileExistsError:  # another render worker's, just now (or the spare's)
+                st = os.lstat(folder)
+        if st is not None and not stat.S_ISDIR(st.st_mode):
+            try:
+                _remove(folder, st)  # a file or link in a folder's place
+            except FileNotFoundError:
+                pass
+            os.makedirs(folder, exist_ok=True)
         self._folders.add(folder)
 
     def write(self, target: str, data: bytes) -> None:
@@ -107,9 +115,10 @@ class Staging:
         finally:
             os.close(fd)
 
-    def link(self, source: Path | str, target: str) -> None:
+    def link(self, source: Path | str, target: str, source_stat: os.stat_result | None = None) -> None:
         """`target` becomes the file `source` (a hard link; a copy where links
-        are not possible); nothing is done when it already is that file."""
+        are not possible); nothing is done when it already is that file.
+        `source_stat`: the source's status, when the caller has it."""
         self.folder(os.path.dirname(target))
         try:
             st = os.lstat(target)
@@ -117,7 +126,7 @@ class Staging:
             st = None
         if st is not None:
             if stat.S_ISREG(st.st_mode):
-                src = os.stat(source, follow_symlinks=False)
+                src = source_stat or os.stat(source, follow_symlinks=False)
                 if src.st_ino == st.st_ino and src.st_dev == st.st_dev:
                     return
             _remove(target, st)
@@ -225,7 +234,7 @@ class Writer:
             self.staging.mkdir(parents=True)
         elif base != self.staging:
             os.replace(base, self.staging)
-        self.tree = Staging(self.staging)
+        self.tree = Staging(self.staging, fresh=base is None)
         self._clear_old_trash()
         self.tree.write(self.tree.path(MARKER), b"written by gazette; replaced on every build\n")
 
@@ -266,10 +275,11 @@ class Writer:
         links are not possible).  False: render it."""
         if not key or self.previous is None:
             return False
-        entry = self.previous.intact(self.out_dir, rel)
-        if entry is None or entry.key != key:
+        found = self.previous.intact_file(self.out_dir, rel)
+        if found is None or found[0].key != key:
             return False
-        self.tree.link(self.out_dir / rel, self._target(rel))
+        entry, st = found
+        self.tree.link(os.path.join(self.out_dir, rel), self._target(rel), st)
         self.hashes[rel] = entry.sha256
         self.keys[rel] = key
         self.linked.add(rel)
@@ -282,17 +292,12 @@ class Writer:
         sha = hashlib.sha256(data).hexdigest()
         self.hashes[rel] = sha
         self.keys[rel] = key or ""
-        if self._same_as_before(rel, sha):
-            self.tree.link(self.out_dir / rel, target)
+        found = self.previous.intact_file(self.out_dir, rel) if self.previous is not None else None
+        if found is not None and found[0].sha256 == sha:  # the last output holds these bytes: that file
+            self.tree.link(os.path.join(self.out_dir, rel), target, found[1])
             self.linked.add(rel)
             return
         self.tree.write(target, data)
-
-    def _same_as_before(self, rel: str, sha: str) -> bool:
-        if self.previous is None:
-            return False
-        entry = self.previous.intact(self.out_dir, rel)
-        return entry is not None and entry.sha256 == sha
 
     def copy(self, rel: str, source: Path) -> None:
         self._check_source(source)

@@ -59,14 +59,15 @@ def _reused(reuse: Reuse | None, file: str, key: str | None, tree: Staging | Non
     (None: the caller's writer links it); None when it cannot be reused."""
     if reuse is None or key is None:
         return None
-    entry = reuse.previous.intact(reuse.out_dir, file)
-    if entry is None or entry.key != key:
+    found = reuse.previous.intact_file(reuse.out_dir, file)
+    if found is None or found[0].key != key:
         return None
+    entry, st = found
     links = reuse.previous.extra.get("links", {}).get(file)
     if links is None:
         links = InternalLinks.scan(file, (reuse.out_dir / file).read_bytes())
     if tree is not None:
-        tree.link(reuse.out_dir / file, tree.path(file))
+        tree.link(os.path.join(reuse.out_dir, file), tree.path(file), st)
     return entry.sha256, links
 
 
@@ -75,20 +76,19 @@ def _same_bytes(reuse: Reuse | None, file: str, sha: str, tree: Staging | None) 
     file instead of writing it (only files whose bytes change are written)."""
     if reuse is None or tree is None:
         return False
-    entry = reuse.previous.intact(reuse.out_dir, file)
-    if entry is None or entry.sha256 != sha:
+    found = reuse.previous.intact_file(reuse.out_dir, file)
+    if found is None or found[0].sha256 != sha:
         return False
-    tree.link(reuse.out_dir / file, tree.path(file))
+    tree.link(os.path.join(reuse.out_dir, file), tree.path(file), found[1])
     return True
 
 
 def _render_share(renderer: HtmlRenderer, share: int, shares: int, write, reuse: Reuse | None = None,
-                  staging: Path | None = None) -> list[tuple]:
+                  tree: Staging | None = None) -> list[tuple]:
     """-> [(page index, file, sitemap stub, sha256, key, packed links, _WRITTEN | _SAME | _REUSED)].
-    `write`: where pages go without a staging folder (`gazette check`'s writer)."""
+    `tree`: the build's staging folder; `write`: where pages go without one (`gazette check`'s writer)."""
     urls = renderer.urls
     done = []
-    tree = Staging(staging) if staging is not None else None
     if tree is not None:
         write = _write_into(tree)
     for index, page in renderer.numbered_pages(share, shares):
@@ -114,8 +114,8 @@ _WRITTEN, _SAME, _REUSED = 0, 1, 2  # a page rendered and written; rendered to t
 _WORKER: dict = {}
 
 
-def _start(renderer: HtmlRenderer, staging: Path, reuse: Reuse | None) -> None:
-    _WORKER.update(renderer=renderer, staging=staging, reuse=reuse)
+def _start(renderer: HtmlRenderer, tree: Staging, reuse: Reuse | None) -> None:
+    _WORKER.update(renderer=renderer, tree=tree, reuse=reuse)
 
 
 def _write_into(tree: Staging):
@@ -126,7 +126,7 @@ def _write_into(tree: Staging):
 
 def _worker_share(share: tuple[int, int]) -> list[tuple]:
     return _render_share(_WORKER["renderer"], share[0], shares=share[1], write=None, reuse=_WORKER["reuse"],
-                         staging=_WORKER["staging"])
+                         tree=_WORKER["tree"])
 
 
 def _fork_context():
@@ -144,17 +144,17 @@ def render_pages(renderer: HtmlRenderer, writer, workers: int | None = None, whi
     (if given) runs in this process meanwhile (the feeds and data files).
     `settle`: the caller's heap.long_lived scope (else this opens one)."""
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    staging = getattr(writer, "staging", None)
+    tree = getattr(writer, "tree", None)  # none: `gazette check`
     context = _fork_context()
-    if reuse is not None and staging is None:
+    if reuse is not None and tree is None:
         reuse = None
     site = renderer.site
-    pages = len(site.public) * len(site.languages) if workers > 1 and staging is not None and context else 0
+    pages = len(site.public) * len(site.languages) if workers > 1 and tree is not None and context else 0
     if pages < PARALLEL_PAGES:
-        done = _render_share(renderer, 0, 1, writer.write, reuse, staging)
+        done = _render_share(renderer, 0, 1, writer.write, reuse, tree)
         if while_waiting is not None:
             while_waiting()
-        return _collect([done], writer, claim=staging is not None)
+        return _collect([done], writer, claim=tree is not None)
     shares = min(workers, 8)
     # The workers share this process's memory until they write to it: give the
     # heap's free pages back first (loading leaves hundreds of MB of them), and
@@ -163,10 +163,10 @@ def render_pages(renderer: HtmlRenderer, writer, workers: int | None = None, whi
     _return_free_memory()
     if settle is not None:
         settle()
-        return _render_forked(renderer, writer, shares, context, staging, reuse, while_waiting)
+        return _render_forked(renderer, writer, shares, context, tree, reuse, while_waiting)
     with heap.long_lived() as own:
         own()
-        return _render_forked(renderer, writer, shares, context, staging, reuse, while_waiting)
+        return _render_forked(renderer, writer, shares, context, tree, reuse, while_waiting)
 
 
 def _return_free_memory() -> None:
@@ -179,9 +179,9 @@ def _return_free_memory() -> None:
         pass
 
 
-def _render_forked(renderer: HtmlRenderer, writer, shares: int, context, staging, reuse, while_waiting) -> Rendered:
+def _render_forked(renderer: HtmlRenderer, writer, shares: int, context, tree, reuse, while_waiting) -> Rendered:
     with ProcessPoolExecutor(max_workers=shares, mp_context=context, initializer=_start,
-                             initargs=(renderer, staging, reuse)) as pool:
+                             initargs=(renderer, tree, reuse)) as pool:
         futures = [pool.submit(_worker_share, (i, shares)) for i in range(shares)]
         if while_waiting is not None:
             while_waiting()
