@@ -35,7 +35,7 @@ from pathlib import Path
 from . import __version__
 from .safefs import stats_under
 
-_MAGIC = b"gazette-cache 1\n"
+_MAGIC = b"gazette-cache 2\n"  # 2: load results hold head_sha256
 
 
 class _AllowListUnpickler(pickle.Unpickler):

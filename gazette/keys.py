@@ -20,6 +20,8 @@ and then what the output itself shows:
 * a record page also its related records (interpretations, FAQs, basis,
   supersedes and the rest, both ways) and its issue: the page shows their
   titles and states;
+* the catalogue and the document-number table: the front matters of every
+  public record (record.head), not their bodies;
 * with templates of the site's own, every page also the digest of every
   public record: such a template may show any record (`site.public`), so a
   change to any record renders every page again.
@@ -127,6 +129,13 @@ def record_digest(shas: list[str], attachments: Path, public: bool) -> str:
     return h.hexdigest()
 
 
+def head_digest(heads: list[str], public: bool) -> str:
+    """What lists of records (the catalogue, the document-number table) show of
+    a record: the SHA-256 of its files' front matters (original, then editions
+    by language) and whether it is public; not its bodies."""
+    return hashlib.sha256(("\0".join(heads) + ("\0public" if public else "\0held")).encode()).hexdigest()
+
+
 def site_digest(site: Site, builtin_theme: Path, options: dict) -> str:
     root = site.root
     h = hashlib.sha256(f"gazette {__version__}\0{sorted(options.items())!r}\0{site.build_date.isoformat()}".encode())
@@ -136,9 +145,18 @@ def site_digest(site: Site, builtin_theme: Path, options: dict) -> str:
     for theme in (builtin_theme, root / "themes" / site.config.theme):  # templates: per page (page_key)
         h.update(tree_digest(theme, skip="templates").encode())
     h.update(tree_digest(root / "archive", by_content=False).encode())
-    if (root / "themes" / site.config.theme / "templates").is_dir():
-        for record in site.public:
-            h.update(record.digest.encode())
+    return h.hexdigest()
+
+
+def pages_digest(site: Site, site_key: str) -> str:
+    """The site digest pages are keyed by: with templates of the site's own,
+    also every public record's digest (such a template may show any record).
+    Data files and feeds use no template: they keep the site digest."""
+    if not (site.root / "themes" / site.config.theme / "templates").is_dir():
+        return site_key
+    h = hashlib.sha256(f"pages\0{site_key}".encode())
+    for record in site.public:
+        h.update(record.digest.encode())
     return h.hexdigest()
 
 
@@ -228,6 +246,7 @@ def page_key(site_key: str, page, templates: str | None = "") -> str | None:
         ctx = {k: (Covered(record.id) if k in ("edition", "meta") or isinstance(v, Deferred) else v) for k, v in ctx.items()}
     elif any(isinstance(v, Deferred) for v in ctx.values()):
         return None
+
     return digest_of(site_key, templates, "page", page.template, page.path, page.lang, page.title, page.links,
                      page.alternates, page.lastmod, page.in_sitemap, ctx, deps)
 

@@ -47,6 +47,7 @@ class Loaded:
     warnings: list = field(default_factory=list)
     pii: list = field(default_factory=list)  # (line, text, kind), before pii_allow
     sha256: str = ""  # of the file's bytes, as loaded
+    head_sha256: str = ""  # of its front matter alone (what lists of records show)
 
 
 _ORIGINAL_ONLY = set(RECORD_MODELS["policy"].model_fields) | {
@@ -91,6 +92,7 @@ def load_record_file(path: Path, stem_id: str, lang: str | None, data: bytes | N
         text = read_text(path, data)
         out.pii = review.find_pii(text)
         front, body, _ = split_front_matter(text)
+        out.head_sha256 = hashlib.sha256(front.encode("utf-8", "surrogatepass")).hexdigest()
         located = yamlload.load(front, line_offset=1)
     except OSError as e:
         out.problems.append((None, None, f"cannot be read: {e.strerror or e}"))

@@ -53,6 +53,7 @@ class Record:
     faq_of: "Record | None" = None
     issue: "Issue | None" = None
     digest: str = ""  # of its files and whether it is public (keys.record_digest): what incremental builds compare
+    head: str = ""  # of its files' front matters and whether it is public: what the catalogue shows of it
 
     @property
     def type(self) -> str:

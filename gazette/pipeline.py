@@ -15,7 +15,7 @@ from .errors import Diagnostics, GazetteError, stop_on_errors
 from .load import load_site
 from .sources import read_text
 from .buildcache import BuildState, FileHashes, LoadCache
-from .keys import digest_of, inputs_digest, neighbours, site_digest
+from .keys import digest_of, inputs_digest, neighbours, pages_digest, site_digest
 from .model import RunSettings, Site
 from .progress import NO_PROGRESS, Progress
 from .render import data, feeds
@@ -375,7 +375,7 @@ def write_site(site: Site, writer: Writer, with_pdf: bool = False, with_search: 
     feed_list = feeds.feeds(site, urls)  # made once: pages link them, write_feeds writes them
     renderer = HtmlRenderer(site, resources.builtin_theme(), pdf=with_pdf, search=with_search, feed_list=feed_list)
     previous = getattr(writer, "previous", None)
-    reuse = Reuse(site_key, writer.out_dir, previous) if site_key and previous is not None else None
+    reuse = Reuse(pages_digest(site, site_key), writer.out_dir, previous) if site_key and previous is not None else None
 
     def the_rest() -> None:  # while the pages render (in workers on a large site)
         write_static(site, writer)
@@ -404,10 +404,12 @@ def write_data(site: Site, urls, writer: Writer, site_key: str | None = None) ->
         files = {att.file for att in record.meta.attachments} | {rel for e in record.editions.values() for rel in e.images}
         for rel in sorted(files):
             writer.copy(urls.attachment(record.id, rel), record.path.with_name(record.id) / rel)
-    every = digest_of(site_key, [r for r in site.public]) if site_key else None
-    _keyed(writer, "data/catalog.json", every and digest_of(every, "catalog", site.build_time),
+    # what they show of each record comes from its front matters (record.head):
+    # a change to a body alone leaves them as they are
+    heads = digest_of(site_key, "heads", [(r.id, r.head) for r in site.public]) if site_key else None
+    _keyed(writer, "data/catalog.json", heads and digest_of(heads, "catalog", site.build_time),
            lambda: data.catalog(site, urls))
-    _keyed(writer, "data/docnumbers.json", every and digest_of(every, "docnumbers"),
+    _keyed(writer, "data/docnumbers.json", heads and digest_of(heads, "docnumbers"),
            lambda: search.doc_number_table(site, urls))
 
 

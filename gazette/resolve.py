@@ -11,7 +11,7 @@ import datetime as dt
 from pydantic import TypeAdapter, ValidationError
 
 from . import review, safefs
-from .keys import issue_digest, record_digest
+from .keys import head_digest, issue_digest, record_digest
 from .errors import Diagnostics
 from .load import Loaded, LoadedSite
 from .model import RecordEdition
@@ -96,11 +96,14 @@ def resolve(loaded: LoadedSite, diags: Diagnostics) -> Site:
 
 def _digests(loaded: LoadedSite, site: Site) -> None:
     shas: dict[str, list[str]] = {}
+    heads: dict[str, list[str]] = {}
     for item in sorted(loaded.editions, key=lambda e: (e.id, e.lang)):
         shas.setdefault(item.id, []).append(f"{item.lang}:{item.sha256}")
+        heads.setdefault(item.id, []).append(f"{item.lang}:{item.head_sha256}")
     for rid, record in site.records.items():
         files = [loaded.originals[rid].sha256] + shas.get(rid, [])
         record.digest = record_digest(files, record.path.with_name(rid), record.public)
+        record.head = head_digest([loaded.originals[rid].head_sha256] + heads.get(rid, []), record.public)
     for issue in site.issues:
         issue.digest = issue_digest(issue)
 

@@ -41,7 +41,7 @@ class Rendered:
 @dataclass
 class Reuse:
     """What a share needs to reuse pages of the last output: the site digest
-    (keys.site_digest), the output folder and what the last build wrote there."""
+    (keys.pages_digest), the output folder and what the last build wrote there."""
 
     site_key: str
     out_dir: Path
