@@ -48,10 +48,16 @@ class _AllowListUnpickler(pickle.Unpickler):
                ("pathlib", "PosixPath"), ("pathlib", "WindowsPath"), ("datetime", "date"), ("datetime", "datetime"),
                ("datetime", "timezone"), ("datetime", "timedelta"), ("builtins", "set"), ("builtins", "frozenset")}
 
+    _found: dict[tuple[str, str], type] = {}  # classes allowed and looked up: each load result names several
+
     def find_class(self, module: str, name: str):
+        found = self._found.get((module, name))
+        if found is not None:
+            return found
         if (module, name) in self._OTHERS or (module in self._MODULES and not name.startswith("_")):
             value = super().find_class(module, name)
             if isinstance(value, type):
+                self._found[(module, name)] = value
                 return value
         raise pickle.UnpicklingError(f"{module}.{name} is not allowed in gazette's cache")
 

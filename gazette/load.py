@@ -312,22 +312,34 @@ def _load_keyed(job: tuple) -> tuple[str | None, Loaded]:
 
 # ---------------------------------------------------------------- discovery
 def discover_records(records_dir: Path) -> list[Path]:
+    """Every record file under `records_dir`: *.md files (links to files
+    included, links to folders not entered, as Path.rglob has it), in path
+    order, less Markdown inside a record's attachment folder ID/ (it is not a
+    record).  One scandir walk, on strings: 11,000 files at 10,000 records."""
     if not records_dir.is_dir():
         return []
-    md_files = sorted(p for p in records_dir.rglob("*.md") if p.is_file())
-    all_md = set(md_files)
+    found: list[list[str]] = []
+
+    def walk(path: str, parts: list[str]) -> None:
+        for entry in safefs._listed(path):
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if not entry.is_symlink():
+                    walk(entry.path, parts + [entry.name])
+            elif entry.name.endswith(".md") and entry.is_file():
+                found.append(parts + [entry.name])
+
+    walk(os.fspath(records_dir), [])
+    found.sort()  # as Path sorts: part by part
+    names = {"/".join(parts) for parts in found}
     out = []
-    for p in md_files:
-        # Markdown inside a record's attachment folder ID/ is not a record.
-        parent = p.parent
-        inside_attachments = False
-        while parent != records_dir and parent != parent.parent:
-            if parent.with_name(parent.name + ".md") in all_md:
-                inside_attachments = True
-                break
-            parent = parent.parent
-        if not inside_attachments:
-            out.append(p)
+    for parts in found:
+        # inside ID/ when ID.md is a file beside one of its folders
+        if not any("/".join(parts[:i]) + ".md" in names for i in range(1, len(parts))):
+            out.append(records_dir.joinpath(*parts))
     return out
 
 
