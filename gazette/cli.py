@@ -150,8 +150,9 @@ def build(site_dir: Path, out_dir: Path | None, jobs: int | None, pdf: bool | No
 
     Every problem in the content is listed with its file, line and field, and
     nothing is written while there are errors.  The output is replaced
-    atomically, so a failed build leaves the previous output in place.  Set
-    SOURCE_DATE_EPOCH for a reproducible build date.
+    atomically, so a failed build leaves the previous output in place; the
+    replaced output stays beside it (.OUT.spare), where the next build is
+    made.  Set SOURCE_DATE_EPOCH for a reproducible build date.
 
     Builds are incremental: a record file, page, data file or feed whose
     inputs did not change since the last build is taken from the build cache

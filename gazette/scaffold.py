@@ -16,7 +16,7 @@ from .model import Site
 from .schema import ID_RE, RECORD_TYPES
 
 STARTER = Path(__file__).resolve().parent / "starter"
-GITIGNORE = "/output/\n/.gazette-cache/\n/.gazette/\n"
+GITIGNORE = "/output/\n/.output.*/\n/.gazette-cache/\n/.gazette/\n"  # .output.*: its staging, spare and old folders
 
 
 def init_site(directory: Path, empty: bool = False) -> None:
