@@ -80,7 +80,10 @@ class Staging:
     def folder(self, folder: str) -> None:
         if folder in self._folders:
             return
-        self.folder(os.path.dirname(folder))
+        parent = os.path.dirname(folder)
+        if parent == folder:  # not under the root: the output path rule was bypassed
+            raise GazetteError(f"internal error: refusing to write outside the staging folder: {folder}")
+        self.folder(parent)
         try:
             st = None if self.fresh else os.lstat(folder)  # one system call for a folder that is there
         except FileNotFoundError:
@@ -345,7 +348,12 @@ class Writer:
 
         def walk(path: str, prefix: str) -> bool:  # -> whether anything is left in it
             left = False
-            for entry in safefs._listed(path):
+            try:
+                with os.scandir(path) as it:
+                    entries = list(it)
+            except OSError as exc:  # what cannot be looked at cannot be published
+                raise GazetteError(f"cannot read {path} in the staging folder ({exc.strerror or exc}); remove it") from None
+            for entry in entries:
                 rel = prefix + entry.name
                 try:
                     st = entry.stat(follow_symlinks=False)
@@ -391,6 +399,7 @@ class Writer:
             os.replace(self.staging, self.spare)
         else:
             _discard(self.staging, self.old)
+
 
 class NullWriter(Writer):
     """What `gazette check` writes to: every stage of a build runs and every
