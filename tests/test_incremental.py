@@ -221,6 +221,26 @@ def test_a_damaged_or_planted_cache_is_never_trusted(site, tmp_path):
     assert _tree(out) == _tree(tmp_path / "clean")
 
 
+def test_an_edit_that_keeps_size_and_modification_time_is_built(site, tmp_path):
+    """The digest index trusts a file whose status is unchanged: an edit that
+    keeps the size and puts the old modification time back still moves the
+    change time, and the build sees it."""
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    time.sleep(2.2)  # the site's files older than the index's margin: trusted from the first build on
+    _build(site, out, cache)
+    body = site / "content" / "records" / "2024" / "hfbz-2024-5-jd.md"
+    st = body.stat()
+    text = body.read_text(encoding="utf-8")
+    at = text.rindex("。")  # in the body: the last full stop becomes a comma, the same three bytes
+    body.write_text(text[:at] + "，" + text[at + 1:], encoding="utf-8")
+    os.utime(body, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert body.stat().st_size == st.st_size and body.stat().st_mtime_ns == st.st_mtime_ns
+    result = _build(site, out, cache)
+    assert result.up_to_date is None
+    _build(site, tmp_path / "clean", tmp_path / "clean-cache", clean=True)
+    assert _tree(out) == _tree(tmp_path / "clean")
+
+
 def test_the_next_build_changes_the_spare_in_place_and_trusts_nothing_in_it(site, tmp_path):
     """The replaced output stays beside the new one as the spare, and the next
     build is made in it.  Whatever is planted there (a link where a folder
