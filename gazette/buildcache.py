@@ -246,14 +246,10 @@ class BuildState:
         listing = self.extra.get("listing")
         return isinstance(listing, dict) and bool(listing) and listing == listing_of(Path(out_dir))
 
-    def intact(self, out_dir: Path, rel: str) -> OutputFile | None:
-        """The recorded file, if the output still holds exactly it (same size and
-        modification time as when written: nobody touched it since)."""
-        found = self.intact_file(out_dir, rel)
-        return found[0] if found is not None else None
-
     def intact_file(self, out_dir: Path, rel: str) -> tuple[OutputFile, os.stat_result] | None:
-        """intact(), and the file's status (to link it by)."""
+        """The recorded file and its status (to link it by), if the output still
+        holds exactly it (same size and modification time as when written:
+        nobody touched it since)."""
         entry = self.files.get(rel)
         if entry is None:
             return None

@@ -26,6 +26,7 @@ from .markdown import normalize_width
 from .model import Site
 from .progress import NO_PROGRESS, Progress
 from .render.urls import Urls
+from .writer import remove_path
 
 INDEX_DIR = "pagefind"
 _BRACKETS = str.maketrans({"[": "〔", "]": "〕", "［": "〔", "］": "〕", "【": "〔", "】": "〕",
@@ -82,7 +83,7 @@ def index(folder: Path, site: Site, urls: Urls, cache_dir: Path | None = None,
     version = _version()
     target = folder / INDEX_DIR
     if os.path.lexists(target):  # never mix an old index into a new one
-        shutil.rmtree(target) if target.is_dir() and not target.is_symlink() else target.unlink()
+        remove_path(os.fspath(target))
     pages: dict[int, list[str]] = {}
     for record in site.public:
         for lang in record.editions:

@@ -95,7 +95,7 @@ class Staging:
                 st = os.lstat(folder)
         if st is not None and not stat.S_ISDIR(st.st_mode):
             try:
-                _remove(folder, st)  # a file or link in a folder's place
+                remove_path(folder, st)  # a file or link in a folder's place
             except FileNotFoundError:
                 pass
             os.makedirs(folder, exist_ok=True)
@@ -109,7 +109,7 @@ class Staging:
         try:
             fd = os.open(target, flags, 0o666)
         except FileExistsError:
-            _remove(target)
+            remove_path(target)
             fd = os.open(target, flags, 0o666)
         try:
             view = memoryview(data)
@@ -132,7 +132,7 @@ class Staging:
                 src = source_stat or os.stat(source, follow_symlinks=False)
                 if src.st_ino == st.st_ino and src.st_dev == st.st_dev:
                     return
-            _remove(target, st)
+            remove_path(target, st)
         try:
             os.link(source, target, follow_symlinks=False)
         except OSError:
@@ -141,11 +141,11 @@ class Staging:
     def copy(self, source: Path, target: str) -> None:
         self.folder(os.path.dirname(target))
         if os.path.lexists(target):
-            _remove(target)
+            remove_path(target)
         shutil.copyfile(source, target)
 
 
-def _remove(path: str, st: os.stat_result | None = None) -> None:
+def remove_path(path: str, st: os.stat_result | None = None) -> None:
     """Whatever is at `path` (a folder with all in it; a link itself, not its target)."""
     st = st or os.lstat(path)
     if stat.S_ISDIR(st.st_mode):
