@@ -14,17 +14,21 @@ that file was written under.  A key covers, for every output:
 and then what the output itself shows:
 
 * a page: its template, path, title and alternates, and its context, walked
-  value by value; a record in it stands for its digest (the bytes of its
-  original and editions, its attachments, whether it is public), an issue for
-  its file and its records' digests;
-* a record page also its related records (interpretations, FAQs, basis,
-  supersedes and the rest, both ways) and its issue: the page shows their
-  titles and states;
+  value by value; a record in it stands for its front matters (record.head:
+  the built-in templates show a record's body on its own page only), an issue
+  for its file and its records' front matters; a value made from others in
+  the same context alone (a listing's `by_type`, from its `records`) is left
+  out;
+* a record page also its own record's digest (the bytes of its original and
+  editions, its attachments, whether it is public), its related records
+  (interpretations, FAQs, basis, supersedes and the rest, both ways) and its
+  issue: the page shows their titles and states;
 * the catalogue and the document-number table: the front matters of every
   public record (record.head), not their bodies;
 * with templates of the site's own, every page also the digest of every
-  public record: such a template may show any record (`site.public`), so a
-  change to any record renders every page again.
+  public record: such a template may show any record, body and all (a record
+  in a list, `site.public`), so a change to any record renders every page
+  again.
 
 A value the digest does not know makes the page unkeyable: it is rendered
 every time.  Tests compare incremental builds with clean builds, file by file.
@@ -148,11 +152,32 @@ def site_digest(site: Site, builtin_theme: Path, options: dict) -> str:
     return h.hexdigest()
 
 
-def pages_digest(site: Site, site_key: str) -> str:
-    """The site digest pages are keyed by: with templates of the site's own,
-    also every public record's digest (such a template may show any record).
-    Data files and feeds use no template: they keep the site digest."""
-    if not (site.root / "themes" / site.config.theme / "templates").is_dir():
+def own_templates(site: Site, builtin_theme: Path) -> bool:
+    """Whether the site's theme has a template of its own: one the built-in
+    theme lacks, or whose bytes differ from the built-in one of its name (a
+    copy of the built-in theme renders as the built-in theme does)."""
+    folder = site.root / "themes" / site.config.theme / "templates"
+    if not folder.is_dir():
+        return False
+    builtin = Path(builtin_theme) / "templates"
+    for path in sorted(folder.rglob("*")):
+        if path.is_dir():
+            continue
+        twin = builtin / path.relative_to(folder)
+        try:
+            if path.is_symlink() or not twin.is_file() or twin.read_bytes() != path.read_bytes():
+                return True
+        except OSError:
+            return True
+    return False
+
+
+def pages_digest(site: Site, site_key: str, builtin_theme: Path) -> str:
+    """The site digest pages are keyed by: with templates of the site's own
+    (own_templates), also every public record's digest (such a template may
+    show any record).  Data files and feeds use no template: they keep the
+    site digest."""
+    if not own_templates(site, builtin_theme):
         return site_key
     h = hashlib.sha256(f"pages\0{site_key}".encode())
     for record in site.public:
@@ -160,10 +185,11 @@ def pages_digest(site: Site, site_key: str) -> str:
     return h.hexdigest()
 
 
-def issue_digest(issue: Issue) -> str:
-    h = hashlib.sha256(issue.key.encode())
+def issue_digest(issue: Issue, heads: bool = False) -> str:
+    """An issue: its key and its records' digests (with `heads`, their front matters)."""
+    h = hashlib.sha256(("heads\0" if heads else "").encode() + issue.key.encode())
     for record in issue.records:
-        h.update(record.digest.encode())
+        h.update((record.head if heads else record.digest).encode())
     return h.hexdigest()
 
 
@@ -189,10 +215,21 @@ def _encode(value):
     raise Unkeyable(type(value).__name__)
 
 
-def digest_of(*values) -> str | None:
-    """The digest of values, or None when one of them cannot be keyed."""
+def _encode_heads(value):
+    """_encode, with records and issues by their front matters (what pages
+    other than a record's own show of them)."""
+    if isinstance(value, Record):
+        return f"h:{value.id}:{value.head}"
+    if isinstance(value, Issue):
+        return f"ih:{value.head or issue_digest(value, heads=True)}"
+    return _encode(value)
+
+
+def digest_of(*values, heads: bool = False) -> str | None:
+    """The digest of values, or None when one of them cannot be keyed.
+    `heads`: records and issues stand for their front matters, not their bytes."""
     try:
-        text = json.dumps(values, default=_encode, ensure_ascii=False, check_circular=True)
+        text = json.dumps(values, default=_encode_heads if heads else _encode, ensure_ascii=False, check_circular=True)
     except (Unkeyable, TypeError, ValueError, RecursionError):
         return None
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
@@ -204,15 +241,16 @@ def neighbours(record: Record) -> list:
             record.supersedes, record.superseded_by, record.interprets, record.faq_of, record.issue]
 
 
-def template_digest(env, name: str) -> str | None:
+def template_digest(env, name: str, refs: dict | None = None) -> str | None:
     """The templates a page template renders with: itself and every template it
     extends, includes or imports, each by its source as the theme layers
     resolve it; every template of the theme when a name is only known at
-    render time.  None when a template cannot be read (the render says why)."""
-    from jinja2 import meta
-
+    render time.  None when a template cannot be read (the render says why).
+    `refs`: the names each source refers to, by the source's SHA-256 (parsing
+    a template costs milliseconds): looked up, and added to."""
     sources: dict[str, tuple] = {}
     todo = [name]
+    refs = refs if refs is not None else {}
     try:
         while todo:
             current = todo.pop()
@@ -220,7 +258,7 @@ def template_digest(env, name: str) -> str | None:
                 continue
             source, filename, _ = env.loader.get_source(env, current)
             sources[current] = (filename, source)
-            for ref in meta.find_referenced_templates(env.parse(source)):
+            for ref in template_refs(env, source, refs):
                 if ref is None:  # a name made at render time: any template
                     todo += [n for n in env.loader.list_templates() if n.endswith(".html")]
                 else:
@@ -228,6 +266,18 @@ def template_digest(env, name: str) -> str | None:
     except Exception:  # noqa: BLE001 - a missing or broken template: the page renders every time (and fails, saying why)
         return None
     return digest_of(sorted(sources.items()))
+
+
+def template_refs(env, source: str, refs: dict) -> list:
+    """The template names `source` extends, includes or imports (None: a name
+    made at render time), from `refs` by the source's SHA-256, else parsed."""
+    from jinja2 import meta
+
+    sha = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
+    found = refs.get(sha)
+    if not isinstance(found, list) or not all(r is None or isinstance(r, str) for r in found):
+        found = refs[sha] = list(meta.find_referenced_templates(env.parse(source)))
+    return found
 
 
 def page_key(site_key: str, page, templates: str | None = "") -> str | None:
@@ -242,11 +292,24 @@ def page_key(site_key: str, page, templates: str | None = "") -> str | None:
     ctx = page.ctx
     deps = None
     if isinstance(record, Record):
-        deps = neighbours(record)
+        deps = (record.digest, neighbours(record))  # its body is on its page: by its bytes
         ctx = {k: (Covered(record.id) if k in ("edition", "meta") or isinstance(v, Deferred) else v) for k, v in ctx.items()}
     elif any(isinstance(v, Deferred) for v in ctx.values()):
         return None
-
+    ctx = {k: (Covered(DERIVED[k]) if k in DERIVED and DERIVED[k] in ctx else _record_list(v)) for k, v in ctx.items()}
     return digest_of(site_key, templates, "page", page.template, page.path, page.lang, page.title, page.links,
-                     page.alternates, page.lastmod, page.in_sitemap, ctx, deps)
+                     page.alternates, page.lastmod, page.in_sitemap, ctx, deps, heads=True)
+
+
+# context values made from another value of the same context alone: covered by it
+DERIVED = {"by_type": "records"}
+
+
+def _record_list(value):
+    """A list of records (a listing page's), as one string of their ids and
+    front matters, as _encode_heads would give them one by one (json's
+    callback for each record was most of a listing page's key)."""
+    if type(value) is list and value and type(value[0]) is Record and all(type(r) is Record for r in value):
+        return "hs:" + "\0".join([f"{r.id}:{r.head}" for r in value])
+    return value
 

@@ -151,6 +151,7 @@ class Issue:
     path: Path
     title: dict | None = None
     digest: str = ""  # its key and its records' digests (keys.issue_digest)
+    head: str = ""  # its key and its records' front matters (what its page shows of them)
 
     def __repr__(self) -> str:
         return f"<Issue {self.key}>"

@@ -240,7 +240,7 @@ def _build_site(site_dir: Path, out_dir: Path, workers, pdf, with_search, progre
         raise
     result.files = len(writer.written)
     result.reused = len(writer.linked)
-    _remember(writer, result, inputs, links, listing)
+    _remember(writer, result, inputs, links, listing, rendered.template_refs)
     return result
 
 
@@ -282,13 +282,14 @@ def _up_to_date(site_dir: Path, out_dir: Path, settings: RunSettings, inputs: st
     return last.extra.get("report", {}), last
 
 
-def _remember(writer: Writer, result: BuildResult, inputs: str | None, links: InternalLinks, listing: dict) -> None:
+def _remember(writer: Writer, result: BuildResult, inputs: str | None, links: InternalLinks, listing: dict,
+              template_refs: dict) -> None:
     """What the next build reuses: every file written, with its key; the
     pages' links; the output's listing (each file's size and time, as the
-    staging folder had them) and this build's report."""
+    staging folder had them), the templates' references and this build's report."""
     state = writer.state(listing)
     state.inputs = inputs or ""
-    state.extra = {"links": links.pages, "listing": listing, "report": _report(result)}
+    state.extra = {"links": links.pages, "listing": listing, "report": _report(result), "template_refs": template_refs}
     state.save(cache_dir(result.site))
 
 
@@ -375,7 +376,9 @@ def write_site(site: Site, writer: Writer, with_pdf: bool = False, with_search: 
     feed_list = feeds.feeds(site, urls)  # made once: pages link them, write_feeds writes them
     renderer = HtmlRenderer(site, resources.builtin_theme(), pdf=with_pdf, search=with_search, feed_list=feed_list)
     previous = getattr(writer, "previous", None)
-    reuse = Reuse(pages_digest(site, site_key), writer.out_dir, previous) if site_key and previous is not None else None
+    reuse = Reuse(pages_digest(site, site_key, resources.builtin_theme()), writer.out_dir, previous) if site_key and previous is not None else None
+    if reuse is not None and isinstance(previous.extra.get("template_refs"), dict):
+        renderer.template_refs = dict(previous.extra["template_refs"])
 
     def the_rest() -> None:  # while the pages render (in workers on a large site)
         write_static(site, writer)
@@ -383,6 +386,7 @@ def write_site(site: Site, writer: Writer, with_pdf: bool = False, with_search: 
         write_data(site, urls, writer, site_key)
 
     rendered = render_pages(renderer, writer, workers, while_waiting=the_rest, reuse=reuse, settle=settle)
+    rendered.template_refs = renderer.template_refs
     if links is not None:
         links.update(rendered.links)
     writer.write("sitemap.xml", data.sitemap(rendered.sitemap, urls))

@@ -106,6 +106,7 @@ def _digests(loaded: LoadedSite, site: Site) -> None:
         record.head = head_digest([loaded.originals[rid].head_sha256] + heads.get(rid, []), record.public)
     for issue in site.issues:
         issue.digest = issue_digest(issue)
+        issue.head = issue_digest(issue, heads=True)
 
 
 def _attach_editions(loaded: LoadedSite, site: Site, diags: Diagnostics) -> None:

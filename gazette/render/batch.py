@@ -36,6 +36,7 @@ class Rendered:
     sitemap: list[Page] = field(default_factory=list)
     links: InternalLinks = field(default_factory=InternalLinks)
     rendered: int = 0  # pages rendered (the rest were taken from the last output by their keys)
+    template_refs: dict = field(default_factory=dict)  # HtmlRenderer.template_refs, for the next build
 
 
 @dataclass
@@ -148,6 +149,8 @@ def render_pages(renderer: HtmlRenderer, writer, workers: int | None = None, whi
     context = _fork_context()
     if reuse is not None and tree is None:
         reuse = None
+    if reuse is not None:
+        renderer.template_keys()  # here, once: forked workers inherit them
     site = renderer.site
     pages = len(site.public) * len(site.languages) if workers > 1 and tree is not None and context else 0
     if pages < PARALLEL_PAGES:

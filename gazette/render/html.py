@@ -90,6 +90,32 @@ class PagerPages(Sequence):
         return (self[i] for i in range(self.total))
 
 
+class ByType(Sequence):
+    """A listing page's records by type, in the order of types, as (type,
+    records) pairs: made when a template asks (only listings that group by
+    type do)."""
+
+    __slots__ = ("_records", "_groups")
+
+    def __init__(self, records: list[Record]):
+        self._records = records
+        self._groups: list | None = None
+
+    def _made(self) -> list[tuple[str, list[Record]]]:
+        if self._groups is None:
+            groups: dict[str, list[Record]] = {}
+            for record in self._records:
+                groups.setdefault(record.meta.type, []).append(record)
+            self._groups = [(t, groups[t]) for t in RECORD_TYPES if t in groups]
+        return self._groups
+
+    def __len__(self) -> int:
+        return len(self._made())
+
+    def __getitem__(self, index):
+        return self._made()[index]
+
+
 class HtmlRenderer:
     @staticmethod
     def urls_for(site: Site) -> Urls:
@@ -119,14 +145,22 @@ class HtmlRenderer:
         self._items: dict = {}
         self._builtin_macros = os.path.normpath(builtin_theme / "templates" / "macros.html")
         self._template_keys: dict[str, str | None] = {}
+        # template source's SHA-256 -> the names it refers to (keys.template_refs): the last build's, and this one's
+        self.template_refs: dict[str, list] = {}
 
     def template_key(self, name: str) -> str | None:
         """keys.template_digest of a page template, once per build."""
         if name not in self._template_keys:
             from ..keys import template_digest
 
-            self._template_keys[name] = template_digest(self.env, name)
+            self._template_keys[name] = template_digest(self.env, name, self.template_refs)
         return self._template_keys[name]
+
+    def template_keys(self) -> None:
+        """The key of every page template, before render workers are forked
+        (they inherit them, instead of each parsing the templates)."""
+        for name in PAGE_TEMPLATES:
+            self.template_key(name)
 
 
     # ------------------------------------------------------------ helpers
@@ -324,8 +358,8 @@ class HtmlRenderer:
             path=self.urls.paged(base_of(lang), n), lang=lang, template=template,
             title=title if n == 1 else f"{title} · {i18n.t('page_n', lang, n=n)}",
             ctx={**ctx, "records": chunk, "pager": pager, "count": count,
-                 # the page's records by type, in the order of types (for a listing that groups them)
-                 "by_type": [(t, g) for t in RECORD_TYPES if (g := [r for r in chunk if r.meta.type == t])]},
+                 # made from "records" alone, so keys leave it out (keys.DERIVED)
+                 "by_type": ByType(chunk)},
             alternates=self._alternates(lambda l: self.urls.paged(base_of(l), n)),
         )
 
@@ -440,6 +474,11 @@ class HtmlRenderer:
         if record.basis:
             data["isBasedOn"] = [self.urls.absolute(self.urls.record(b.id, site.default_lang)) for b in record.basis]
         return Markup(json_for_script(data))
+
+
+# every template a page is rendered with (HtmlRenderer.numbered_pages)
+PAGE_TEMPLATES = ("home.html", "record.html", "listing.html", "terms.html", "issues.html", "issue.html",
+                  "subscribe.html", "search.html", "404.html")
 
 
 class Deferred:
