@@ -151,13 +151,21 @@ class LoadCache:
     build that changed one file rewrites one small shard.  Entries a build did
     not use are dropped when it saves: the cache holds one site's files."""
 
-    def __init__(self, folder: Path | None):
+    def __init__(self, folder: Path | None, session: "Session | None" = None):
+        """`session`: what this process's last build of the same cache folder
+        kept (its entries, its load results unpickled): the folder is then
+        not read (every entry is keyed by a file's bytes, so what another
+        process wrote there since changes nothing this one holds)."""
         self.folder = Path(folder) / "load" if folder else None
         self.entries: dict[str, dict[str, object]] = {}  # shard -> key -> value, as stored
         self.used: dict[str, dict[str, object]] = {}
+        self.objects: dict[str, object] = {}  # key -> load result, unpickled (for a session to keep)
         self.hits = 0
         self.hashes: FileHashes | None = None  # this run's digests of source files (a build's), to look files up by
-        if self.folder is not None and self.folder.is_dir():
+        kept = session.loads.get(os.fspath(self.folder)) if session is not None and self.folder is not None else None
+        if kept is not None:
+            self.entries, self.objects = kept
+        elif self.folder is not None and self.folder.is_dir():
             for path in sorted(self.folder.glob("*.cache")):
                 stored = _read_sealed(path)
                 if isinstance(stored, dict) and stored.get("gazette") == __version__ and isinstance(stored.get("entries"), dict):
@@ -165,6 +173,11 @@ class LoadCache:
 
     def get(self, key: str):
         stored = self.entries.get(key[:2], {}).get(key)
+        value = self.objects.get(key) if stored is not None else None
+        if value is not None:
+            self.used.setdefault(key[:2], {})[key] = stored
+            self.hits += 1
+            return value
         value = stored
         if isinstance(stored, bytes):  # as a load worker pickled it
             try:
@@ -173,12 +186,15 @@ class LoadCache:
                 return None
         if value is not None:
             self.used.setdefault(key[:2], {})[key] = stored
+            self.objects[key] = value
             self.hits += 1
         return value
 
-    def put(self, key: str, value) -> None:
-        """`value`: the load result, or its pickle (kept as it is)."""
+    def put(self, key: str, value, loaded=None) -> None:
+        """`value`: the load result, or its pickle (kept as it is; `loaded`:
+        the load result it holds)."""
         self.used.setdefault(key[:2], {})[key] = value
+        self.objects[key] = value if loaded is None else loaded
 
     def save(self) -> None:
         if self.folder is None:
@@ -192,6 +208,12 @@ class LoadCache:
             else:
                 (self.folder / f"{shard}.cache").unlink(missing_ok=True)
         self.entries = {k: dict(v) for k, v in self.used.items()}
+        self.objects = {k: v for k, v in self.objects.items() if k in self.entries.get(k[:2], ())}
+
+    def keep(self, session: "Session") -> None:
+        """After save: the session holds this run's entries for the next build."""
+        if self.folder is not None:
+            session.loads[os.fspath(self.folder)] = (self.entries, self.objects)
 
 
 def listing_of(folder: Path) -> dict[str, tuple[int, int]]:
@@ -222,16 +244,25 @@ class BuildState:
         return Path(cache_dir) / "builds" / f"{name}.state"
 
     @classmethod
-    def load(cls, cache_dir: Path, out_dir: Path) -> "BuildState":
-        stored = _read_sealed(cls.path_for(cache_dir, out_dir))
+    def load(cls, cache_dir: Path, out_dir: Path, session: "Session | None" = None) -> "BuildState":
+        """The state saved for out_dir (or an empty one).  `session`: the state
+        this process saved last, while the file is still the one it wrote."""
+        path = cls.path_for(cache_dir, out_dir)
+        kept = session.state_of(path) if session is not None else None
+        if kept is not None:
+            return kept
+        stored = _read_sealed(path)
         out = str(Path(out_dir).resolve())
         if (isinstance(stored, dict) and stored.get("gazette") == __version__ and isinstance(stored.get("state"), cls)
                 and stored["state"].out_dir == out):
             return stored["state"]
         return cls(out_dir=out)
 
-    def save(self, cache_dir: Path) -> None:
-        _write_sealed(self.path_for(cache_dir, Path(self.out_dir)), {"gazette": __version__, "state": self})
+    def save(self, cache_dir: Path, session: "Session | None" = None) -> None:
+        path = self.path_for(cache_dir, Path(self.out_dir))
+        _write_sealed(path, {"gazette": __version__, "state": self})
+        if session is not None:
+            session.keep_state(path, self)
 
     @staticmethod
     def forget(cache_dir: Path, out_dir: Path) -> None:
@@ -262,3 +293,37 @@ class BuildState:
         return (entry, st) if st.st_size == entry.size and st.st_mtime_ns == entry.mtime_ns else None
 
 
+
+
+class Session:
+    """What a long-running process (`gazette serve`) keeps in memory between
+    its builds of one site, so a rebuild does not read it again: the load
+    results (unpickled, by the load cache's keys) and the build state it saved
+    last.  A state is used only while its file is the very one this process
+    wrote (same inode, size and modification time): a build by another
+    process in between, or a damaged or removed file, and it is read (and
+    checked) again.  Held by its caller: gazette keeps no global state."""
+
+    def __init__(self):
+        self.loads: dict[str, tuple[dict, dict]] = {}  # load folder -> (entries, objects) (LoadCache)
+        self._states: dict[str, tuple[tuple, BuildState]] = {}  # state file -> (its status, the state)
+
+    @staticmethod
+    def _status(path: Path) -> tuple | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def keep_state(self, path: Path, state: BuildState) -> None:
+        status = self._status(path)
+        if status is not None:
+            self._states[os.fspath(path)] = (status, state)
+
+    def state_of(self, path: Path) -> BuildState | None:
+        kept = self._states.get(os.fspath(path))
+        if kept is None or kept[0] != self._status(path):
+            self._states.pop(os.fspath(path), None)
+            return None
+        return kept[1]

@@ -242,7 +242,7 @@ def _collect_from_workers(todo: list, out: list, cache: LoadCache, workers: int,
 
             out[i] = pickle.loads(blob)  # noqa: S301 - our own worker's result
         elif key is not None:
-            cache.put(key, blob)  # stored as the worker pickled it
+            cache.put(key, blob, out[i])  # stored as the worker pickled it
         task.advance()
 
 

@@ -14,7 +14,7 @@ from . import __version__, archive, heap, resources, search, signing
 from .errors import Diagnostics, GazetteError, stop_on_errors
 from .load import load_site
 from .sources import read_text
-from .buildcache import BuildState, FileHashes, LoadCache
+from .buildcache import BuildState, FileHashes, LoadCache, Session
 from .keys import digest_of, inputs_digest, neighbours, pages_digest, site_digest
 from .model import RunSettings, Site
 from .progress import NO_PROGRESS, Progress
@@ -69,22 +69,25 @@ def load_and_resolve(site_dir: Path, workers: int | None = None, pdf: bool | Non
                      revising: bool = False, read_only: bool = False, preview: bool = False,
                      progress: Progress = NO_PROGRESS, settings: RunSettings = RunSettings(),
                      clean: bool = False, save_cache: bool = False, settle=None,
-                     hashes: FileHashes | None = None) -> tuple[Site, Diagnostics]:
+                     hashes: FileHashes | None = None, session: Session | None = None) -> tuple[Site, Diagnostics]:
     """Load and check a site.  `revising`: changes to released issues are what a
     revision is for, so they are not errors (tampering still is).  `read_only`:
     write nothing, not even to caches (for `check`).  Record files whose bytes
     did not change since the last build come from the load cache, unless
     `clean`; `save_cache` (a build) keeps this run's for the next.  `settle`:
     the build's heap.long_lived scope, told when what is loaded is made.
-    `hashes`: the build's FileHashes (record files are looked up by them)."""
+    `hashes`: the build's FileHashes (record files are looked up by them).
+    `session`: what this process kept from its last build (buildcache.Session)."""
     diags = Diagnostics(root=Path(site_dir))
-    cache = LoadCache(None if clean else default_cache(site_dir, settings))
+    cache = LoadCache(None if clean else default_cache(site_dir, settings), session=session)
     cache.hashes = hashes
     loaded = load_site(Path(site_dir), diags, workers=workers, progress=progress, epoch=settings.source_date_epoch,
                        cache=cache)
     if save_cache and not read_only:
         cache.folder = default_cache(site_dir, settings) / "load"
         cache.save()
+        if session is not None:
+            cache.keep(session)
     if loaded.config is None or loaded.build_time is None:
         stop_on_errors(diags, "loading the site")
     settle = settle or (lambda: None)
@@ -174,7 +177,7 @@ def search_enabled(site: Site, override: bool | None) -> bool:
 def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = None, pdf: bool | None = None,
           with_search: bool | None = None, progress: Progress = NO_PROGRESS, sign_key: Path | None = None,
           preview: bool = False, settings: RunSettings = RunSettings(), scheduler: str | None = None,
-          clean: bool = False) -> BuildResult:
+          clean: bool = False, session: Session | None = None) -> BuildResult:
     """Build the site into out_dir (default SITE/output).  Every build writes
     manifest.json (SHA-256 of every file); with `sign_key` (an Ed25519 private
     key outside the site and the output) also manifest.sig.
@@ -182,7 +185,9 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
     Incremental: record files, pages, data files and feeds whose inputs did
     not change since the last build into out_dir are taken from the build
     cache and the last output (keys.py says what each key covers); the output
-    is the same, byte for byte, as a clean build's.  `clean`: use no cache."""
+    is the same, byte for byte, as a clean build's.  `clean`: use no cache.
+    `session`: a buildcache.Session a long-running process (serve) keeps
+    between its builds: what it holds is not read again."""
     site_dir = Path(site_dir)
     out_dir = Path(out_dir) if out_dir else site_dir / "output"
     Writer(out_dir).recover()  # even when this build fails, the last good output stays in place
@@ -194,21 +199,22 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
                                {"pdf": pdf, "search": with_search, "preview": preview}, _tool_versions(pdf, with_search),
                                hashes=hashes)
         hashes.save()
-        report, last = (None, None) if clean else _up_to_date(site_dir, out_dir, settings, inputs)
+        report, last = (None, None) if clean else _up_to_date(site_dir, out_dir, settings, inputs, session)
         if report is not None:
             return BuildResult(site=None, diagnostics=Diagnostics(root=site_dir), out_dir=out_dir.resolve(), up_to_date=report)
     with heap.long_lived() as settle:
+        settle()  # the last build's state, and what a session keeps: no collection goes over them
         return _build_site(site_dir, out_dir, workers, pdf, with_search, progress, private_key, preview, settings,
-                           scheduler, clean, inputs, last, settle, hashes)
+                           scheduler, clean, inputs, last, settle, hashes, session)
 
 
 def _build_site(site_dir: Path, out_dir: Path, workers, pdf, with_search, progress: Progress, private_key, preview: bool,
                 settings: RunSettings, scheduler, clean: bool, inputs: str | None, last, settle,
-                hashes: FileHashes | None = None) -> BuildResult:
+                hashes: FileHashes | None = None, session: Session | None = None) -> BuildResult:
     """build() once it knows something changed: load, render, write and publish."""
     site, diags = load_and_resolve(site_dir, workers, pdf, preview=preview, progress=progress, settings=settings,
-                                   clean=clean, save_cache=True, settle=settle, hashes=hashes)
-    previous = None if clean else _previous_state(site, site_dir, out_dir, settings, last)
+                                   clean=clean, save_cache=True, settle=settle, hashes=hashes, session=session)
+    previous = None if clean else _previous_state(site, site_dir, out_dir, settings, last, session)
     writer = Writer(out_dir, sources=[site_dir, resources.builtin_theme(), cache_dir(site)], previous=previous)
     from .mail.store import database_path
 
@@ -240,7 +246,7 @@ def _build_site(site_dir: Path, out_dir: Path, workers, pdf, with_search, progre
         raise
     result.files = len(writer.written)
     result.reused = len(writer.linked)
-    _remember(writer, result, inputs, links, listing, rendered.template_refs)
+    _remember(writer, result, inputs, links, listing, rendered.template_refs, session)
     return result
 
 
@@ -258,20 +264,22 @@ def _write_signed(writer: Writer, manifest: bytes, private_key, listing: dict) -
         listing[name] = (st.st_size, st.st_mtime_ns)
 
 
-def _previous_state(site: Site, site_dir: Path, out_dir: Path, settings: RunSettings, last: BuildState | None) -> BuildState:
+def _previous_state(site: Site, site_dir: Path, out_dir: Path, settings: RunSettings, last: BuildState | None,
+                    session: Session | None = None) -> BuildState:
     """What the last build wrote into out_dir: the state the up-to-date check
     read, when it read the same file (it is large: every output file's key,
     every page's links), else read now."""
     if last is not None and default_cache(site_dir, settings) == cache_dir(site):
         return last
-    return BuildState.load(cache_dir(site), out_dir)
+    return BuildState.load(cache_dir(site), out_dir, session)
 
 
-def _up_to_date(site_dir: Path, out_dir: Path, settings: RunSettings, inputs: str) -> tuple[dict | None, BuildState]:
+def _up_to_date(site_dir: Path, out_dir: Path, settings: RunSettings, inputs: str,
+                session: Session | None = None) -> tuple[dict | None, BuildState]:
     """The last build's report, when it had the same inputs and left an output
     nobody touched since (and no staging folder of gazette's is left over);
     and the last build's state."""
-    last = BuildState.load(default_cache(site_dir, settings), out_dir)
+    last = BuildState.load(default_cache(site_dir, settings), out_dir, session)
     if last.inputs != inputs or not last.untouched(out_dir):
         return None, last
     leftover = Writer(out_dir).staging
@@ -283,14 +291,14 @@ def _up_to_date(site_dir: Path, out_dir: Path, settings: RunSettings, inputs: st
 
 
 def _remember(writer: Writer, result: BuildResult, inputs: str | None, links: InternalLinks, listing: dict,
-              template_refs: dict) -> None:
+              template_refs: dict, session: Session | None = None) -> None:
     """What the next build reuses: every file written, with its key; the
     pages' links; the output's listing (each file's size and time, as the
     staging folder had them), the templates' references and this build's report."""
     state = writer.state(listing)
     state.inputs = inputs or ""
     state.extra = {"links": links.pages, "listing": listing, "report": _report(result), "template_refs": template_refs}
-    state.save(cache_dir(result.site))
+    state.save(cache_dir(result.site), session)
 
 
 def _report(result: BuildResult) -> dict:

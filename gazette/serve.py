@@ -65,13 +65,16 @@ class PreviewState:
         self.lang = "zh"  # the site's language, for the preview's own messages
         self.generation = 0  # one more after every rebuild: open pages reload on a change
         self.changed = threading.Condition()
+        from .buildcache import Session
+
+        self.session = Session()  # what a rebuild need not read again: the last build's load results and state
 
     def rebuild(self) -> None:
         from .pipeline import build
 
         notices: list[str] = []
         try:
-            result = build(self.site_dir, self.out_dir, preview=True, settings=self.settings)
+            result = build(self.site_dir, self.out_dir, preview=True, settings=self.settings, session=self.session)
             self.base_path = result.site.config.base_url and urlsplit(result.site.config.base_url).path or "/"
             self.lang = result.site.default_lang
             notices = [d.format() for d in result.diagnostics.warnings if d.field == "released"]

@@ -34,10 +34,11 @@ def site(tmp_path) -> Path:
     return folder
 
 
-def _build(site: Path, out: Path, cache: Path, clean: bool = False):
+def _build(site: Path, out: Path, cache: Path, clean: bool = False, session=None):
     from gazette.pipeline import build
 
-    return build(site, out, pdf=False, with_search=False, settings=settings(cache), clean=clean, workers=1)
+    return build(site, out, pdf=False, with_search=False, settings=settings(cache), clean=clean, workers=1,
+                 session=session)
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -283,6 +284,34 @@ def test_the_next_build_changes_the_spare_in_place_and_trusts_nothing_in_it(site
     _build(site, tmp_path / "clean", tmp_path / "clean-cache", clean=True)
     assert _tree(out) == _tree(tmp_path / "clean")
     assert not [p for p in out.rglob("*") if p.is_symlink()]
+
+
+def test_a_session_reads_nothing_it_holds_and_builds_the_same_bytes(site, tmp_path, monkeypatch):
+    """What `serve` does: one process builds again and again with a Session
+    (the last build's load results and state kept in memory).  Every build
+    equals a clean build; a build with nothing else changed unpickles nothing
+    (the load results and the state come from memory); a build by another
+    process in between (a new state file) is noticed, not overwritten by
+    what the session remembers."""
+    from gazette import buildcache
+    from gazette.buildcache import Session
+
+    unpickled, read = [], []  # load results unpickled; cache files read
+    real_unpickle, real_read = buildcache.unpickle, buildcache._read_sealed
+    monkeypatch.setattr(buildcache, "unpickle", lambda payload: unpickled.append(1) or real_unpickle(payload))
+    monkeypatch.setattr(buildcache, "_read_sealed", lambda path: read.append(path) or real_read(path))
+    out, cache, session = tmp_path / "out", tmp_path / "cache", Session()
+    _build(site, out, cache, session=session)
+    for i, (what, change) in enumerate(_edits(site)):
+        change()
+        unpickled.clear(), read.clear()
+        other = i % 4 == 3  # now and then, a build by another process (no session)
+        _build(site, out, cache, session=None if other else session)
+        if not other and what in ("body", "title"):
+            held = [p for p in read if p.parent.name in ("load", "builds")]
+            assert not held and len(unpickled) == len(read), f"after '{what}': read {held[:3]}, unpickled {len(unpickled)}"
+        _build(site, tmp_path / f"clean-{what}", tmp_path / f"clean-cache-{what}", clean=True)
+        assert _tree(out) == _tree(tmp_path / f"clean-{what}"), f"after '{what}' ({'another process' if other else 'session'})"
 
 
 def test_worker_processes_give_the_same_bytes_as_one_process(tmp_path, monkeypatch):
