@@ -13,6 +13,9 @@ incremental rebuilds, and PDFs on a Dask cluster against the local pool.
 2. Incremental rebuilds of the same site, each measured `--rounds` times:
    nothing changed; one record's body changed (a different record each
    time); a template changed (a site-theme copy of listing.html, edited).
+   Then what `gazette serve` does on a save: the same build in one process
+   that keeps a buildcache.Session between builds (nothing to start, the
+   load results and state in memory), one record's body changed each time.
 3. A full build with search, cold (a fresh cache folder, --clean): the
    figure the issue asks under 60 s; once per round.
 4. With --pdfs N: N record PDFs rendered by the local process pool (2
@@ -127,6 +130,34 @@ def incremental(site: Path, work: Path, rounds: int) -> None:
                                                 encoding="utf-8")
         rows.append(run())
     _say("rebuild, a template changed (listing.html)", rows)
+    in_session(site, work, rounds)
+
+
+def in_session(site: Path, work: Path, rounds: int) -> None:
+    """serve's rebuilds: build() in this process with one Session, as serve
+    calls it (preview), after one record's body changed."""
+    from gazette.buildcache import Session
+    from gazette.model import RunSettings
+    from gazette.pipeline import build
+
+    copy = work / "session-site"
+    shutil.copytree(site, copy)
+    settings = RunSettings(source_date_epoch=EPOCH, cache_dir=work / "session-cache")
+    session = Session()
+
+    def run() -> tuple[float, int]:
+        quiet()
+        start = time.perf_counter()
+        build(copy, work / "session-out", pdf=False, with_search=False, preview=True, settings=settings, session=session)
+        return time.perf_counter() - start, 0
+
+    run()
+    run()  # the session's first build read the cache folder: now it holds it
+    rows = []
+    for i, record in enumerate(sorted((copy / "content" / "records").rglob("*.md"))[:rounds]):
+        record.write_text(record.read_text(encoding="utf-8") + f"\n\nAn added paragraph {i}.\n", encoding="utf-8")
+        rows.append(run())
+    _say("serve's rebuild (one process, a Session), one record's body changed", rows)
 
 
 def with_search(site: Path, work: Path, rounds: int) -> None:
