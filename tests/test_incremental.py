@@ -93,8 +93,15 @@ def _edits(site: Path):
     def unpublish():
         _edit(second, "disclosure: proactive", "disclosure: on-request")
 
+    def bodies_listed():  # a site's listing that shows what built-in listings do not: each record's body
+        text = (theme / "listing.html").read_text(encoding="utf-8")
+        (theme / "listing.html").write_text(text.replace(
+            "{% block main %}", "{% block main %}{% for r in records %}<div hidden>"
+            "{% for e in r.editions.values() %}{{ e.body_html }}{% endfor %}</div>{% endfor %}", 1), encoding="utf-8")
+
     return [("body", body), ("title", title), ("add", add), ("remove", remove), ("template", template),
-            ("listing", listing), ("taxonomy", taxonomy), ("config", config), ("unpublish", unpublish)]
+            ("listing", listing), ("taxonomy", taxonomy), ("config", config), ("unpublish", unpublish),
+            ("bodies listed", bodies_listed), ("body again", body)]
 
 
 def test_every_incremental_build_is_byte_identical_to_a_clean_build(site, tmp_path):
