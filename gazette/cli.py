@@ -271,8 +271,10 @@ def check(site_dir: Path, strict: bool, jobs: int | None, pdf: bool | None, link
 def serve(site_dir: Path, port: int, out_dir: Path | None):
     """Preview the site on http://127.0.0.1:PORT/.
 
-    Rebuilds whenever gazette.yaml, content/ or themes/ change.  When a build
-    fails, every page shows its problems and the server keeps running.
+    Rebuilds whenever gazette.yaml, content/ or themes/ change, incrementally
+    (as `gazette build`), keeping the loaded records and the last build's
+    state in memory between rebuilds.  When a build fails, every page shows
+    its problems and the server keeps running.
     """
     from .serve import serve as run_serve
 

@@ -192,18 +192,20 @@ def build(site_dir: Path, out_dir: Path | None = None, workers: int | None = Non
     out_dir = Path(out_dir) if out_dir else site_dir / "output"
     Writer(out_dir).recover()  # even when this build fails, the last good output stays in place
     private_key = signing.load_private_key(sign_key, [site_dir, out_dir]) if sign_key else None
-    inputs, last = None, None
-    hashes = FileHashes(default_cache(site_dir, settings), trust=not clean)
-    if sign_key is None and settings.source_date_epoch:
-        inputs = inputs_digest(site_dir, resources.builtin_theme(), out_dir, settings.source_date_epoch,
-                               {"pdf": pdf, "search": with_search, "preview": preview}, _tool_versions(pdf, with_search),
-                               hashes=hashes)
-        hashes.save()
-        report, last = (None, None) if clean else _up_to_date(site_dir, out_dir, settings, inputs, session)
-        if report is not None:
-            return BuildResult(site=None, diagnostics=Diagnostics(root=site_dir), out_dir=out_dir.resolve(), up_to_date=report)
     with heap.long_lived() as settle:
-        settle()  # the last build's state, and what a session keeps: no collection goes over them
+        settle()  # what a session keeps: no collection goes over it (nor over the caches read next)
+        inputs, last = None, None
+        hashes = FileHashes(default_cache(site_dir, settings), trust=not clean)
+        if sign_key is None and settings.source_date_epoch:
+            inputs = inputs_digest(site_dir, resources.builtin_theme(), out_dir, settings.source_date_epoch,
+                                   {"pdf": pdf, "search": with_search, "preview": preview},
+                                   _tool_versions(pdf, with_search), hashes=hashes)
+            hashes.save()
+            report, last = (None, None) if clean else _up_to_date(site_dir, out_dir, settings, inputs, session)
+            if report is not None:
+                return BuildResult(site=None, diagnostics=Diagnostics(root=site_dir), out_dir=out_dir.resolve(),
+                                   up_to_date=report)
+            settle()  # the last build's state
         return _build_site(site_dir, out_dir, workers, pdf, with_search, progress, private_key, preview, settings,
                            scheduler, clean, inputs, last, settle, hashes, session)
 
