@@ -124,11 +124,11 @@ def file_digest(path: Path) -> str:
         return "missing"
 
 
-def record_digest(shas: list[str], attachments: Path, public: bool) -> str:
+def record_digest(shas: list[str], attachments: Path | str, public: bool) -> str:
     """A record: the SHA-256 of each of its files (original, then editions by
     language), its attachments folder (sizes and times), whether it is public."""
     h = hashlib.sha256("\0".join(shas).encode())
-    h.update(tree_digest(attachments, by_content=False).encode() if attachments.is_dir() else b"-")
+    h.update(tree_digest(attachments, by_content=False).encode() if os.path.isdir(attachments) else b"-")
     h.update(b"public" if public else b"held")
     return h.hexdigest()
 

@@ -7,6 +7,7 @@ only, so a non-public record cannot leak through a listing or a link.
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -102,7 +103,7 @@ def _digests(loaded: LoadedSite, site: Site) -> None:
         heads.setdefault(item.id, []).append(f"{item.lang}:{item.head_sha256}")
     for rid, record in site.records.items():
         files = [loaded.originals[rid].sha256] + shas.get(rid, [])
-        record.digest = record_digest(files, record.path.with_name(rid), record.public)
+        record.digest = record_digest(files, os.path.join(os.path.dirname(record.path), rid), record.public)
         record.head = head_digest([loaded.originals[rid].head_sha256] + heads.get(rid, []), record.public)
     for issue in site.issues:
         issue.digest = issue_digest(issue)
@@ -216,15 +217,18 @@ def _check_taxonomy_keys(record: Record, site: Site, diags: Diagnostics) -> None
     meta = record.meta
     checks = [("issuer", "issuers", meta.issuers), ("topics", "topics", meta.topics),
               ("tags", "tags", meta.tags), ("audience", "tags", meta.audience),
-              ("services", "services", getattr(meta, "services", []))]
+              # only some types have services (a missing attribute of a model is slow to ask for)
+              ("services", "services", meta.services if "services" in type(meta).model_fields else [])]
     for field, taxonomy, keys in checks:
+        if not keys:
+            continue
         known = site.taxonomies.get(taxonomy, {})
         for i, key in enumerate(keys):
             if key not in known:
                 where = (field, i) if isinstance(getattr(meta, field), list) else (field,)
                 diags.error(record.path, record.line(*where), field,
                             f"unknown {taxonomy[:-1]} '{key}' (not in content/_taxonomy/{taxonomy}.yaml)")
-        if len(set(keys)) != len(keys):
+        if len(keys) > 1 and len(set(keys)) != len(keys):
             diags.warning(record.path, record.line(field), field, "lists a key more than once")
 
 
