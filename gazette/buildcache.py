@@ -69,8 +69,11 @@ def _seal(payload: bytes) -> bytes:
 def _unseal(data: bytes) -> bytes | None:
     if not data.startswith(_MAGIC):
         return None
-    digest, _, payload = data[len(_MAGIC):].partition(b"\n")
-    return payload if hashlib.sha256(payload).hexdigest().encode() == digest else None
+    end = data.find(b"\n", len(_MAGIC))
+    if end < 0:
+        return None
+    payload = data[end + 1:]  # one copy (the load cache is over a hundred MB)
+    return payload if hashlib.sha256(payload).hexdigest().encode() == data[len(_MAGIC):end] else None
 
 
 def unpickle(payload: bytes):

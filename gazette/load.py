@@ -172,12 +172,12 @@ def _line_of(lines: list[str], needle: str) -> int | None:
 
 
 def _load_many(jobs: list[tuple[Path, str, str | None]], workers: int, progress: Progress,
-               cache: LoadCache | None = None) -> list[Loaded]:
+               cache: LoadCache | None = None, settle=None) -> list[Loaded]:
     """Load every record file: from the cache where its bytes are unchanged,
     the rest in worker processes on a large site.  In the order of `jobs`."""
     cache = cache if cache is not None else LoadCache(None)
     out: list[Loaded | None] = [None] * len(jobs)
-    with progress.task("loading records", len(jobs), "files") as task, _collector_paused():
+    with progress.task("loading records", len(jobs), "files") as task, _collector_paused(settle):
         if cache.entries:  # an earlier build's: each file is read here, to look it up
             todo = _from_cache(jobs, cache, out, task)
         else:  # nothing to look up (a clean build): the workers read the files
@@ -219,17 +219,22 @@ def _from_cache(jobs: list[tuple], cache: LoadCache, out: list, task) -> list[tu
 
 
 @contextlib.contextmanager
-def _collector_paused():
+def _collector_paused(settle=None):
     """The cyclic garbage collector, paused while load results are unpickled
     (from the workers or the load cache): every result adds hundreds of
     objects that live to the end of the build, and the collector would go
     over all of them again and again (it doubled the time spent unpickling
-    10,000 records).  Forked workers turn it back on for themselves."""
+    10,000 records).  Forked workers turn it back on for themselves.
+    `settle` (the build's heap.long_lived scope): told before the collector
+    is back, so the results are out of its reach before the allocations
+    counted meanwhile set off a full collection over them."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if settle is not None:
+            settle()
         if enabled:
             gc.enable()
 
@@ -411,7 +416,7 @@ def load_issues(root: Path, config: SiteConfig, diags: Diagnostics, site: Loaded
 
 
 def load_records(root: Path, config: SiteConfig, diags: Diagnostics, site: LoadedSite, workers: int,
-                 progress: Progress, cache: LoadCache | None = None) -> None:
+                 progress: Progress, cache: LoadCache | None = None, settle=None) -> None:
     records_dir = root / "content" / "records"
     jobs = []
     langs = config.languages
@@ -429,7 +434,7 @@ def load_records(root: Path, config: SiteConfig, diags: Diagnostics, site: Loade
                 diags.error(path, None, None, f"'{lang}' is the language of the originals; the original is {rid}.md")
                 continue
         jobs.append((path, rid, lang or None))
-    for loaded in _load_many(jobs, workers, progress, cache):
+    for loaded in _load_many(jobs, workers, progress, cache, settle):
         for line, fld, msg in loaded.problems:
             diags.error(loaded.path, line, fld, msg)
         for line, fld, msg in loaded.warnings:
@@ -455,9 +460,10 @@ def check_links(root: Path, config: SiteConfig, diags: Diagnostics) -> None:
 
 
 def load_site(root: Path, diags: Diagnostics, workers: int | None = None, progress: Progress = NO_PROGRESS,
-              epoch: str | None = None, cache: LoadCache | None = None) -> LoadedSite:
+              epoch: str | None = None, cache: LoadCache | None = None, settle=None) -> LoadedSite:
     """`cache`: record files loaded by an earlier build (buildcache.LoadCache);
-    a file whose bytes are unchanged is taken from it."""
+    a file whose bytes are unchanged is taken from it.  `settle`: the
+    build's heap.long_lived scope, told when the records are loaded."""
     root = Path(root)
     config = load_config(root, diags)
     site = LoadedSite(root=root, config=config, build_time=None)
@@ -481,7 +487,7 @@ def load_site(root: Path, diags: Diagnostics, workers: int | None = None, progre
         return site
     load_taxonomies(root, config, diags, site)
     load_issues(root, config, diags, site)
-    load_records(root, config, diags, site, workers, progress, cache)
+    load_records(root, config, diags, site, workers, progress, cache, settle)
     return site
 
 

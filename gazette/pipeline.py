@@ -82,7 +82,7 @@ def load_and_resolve(site_dir: Path, workers: int | None = None, pdf: bool | Non
     cache = LoadCache(None if clean else default_cache(site_dir, settings), session=session)
     cache.hashes = hashes
     loaded = load_site(Path(site_dir), diags, workers=workers, progress=progress, epoch=settings.source_date_epoch,
-                       cache=cache)
+                       cache=cache, settle=settle)
     if save_cache and not read_only:
         cache.folder = default_cache(site_dir, settings) / "load"
         cache.save()
