@@ -185,6 +185,21 @@ def pages_digest(site: Site, site_key: str, builtin_theme: Path) -> str:
     return h.hexdigest()
 
 
+def structure_digest(pages_key: str, template_keys: list, site: Site) -> str:
+    """Everything a page's key is made from but the records' digests: the
+    pages' site digest (pages_digest), the page templates' keys, and every
+    public record's and issue's front matters, in order.  Two builds with the
+    same structure digest make the same pages, and every page but a record's
+    own has the same key in both (page_key takes records by their front
+    matters): only the pages of records whose digest changed need keys."""
+    h = hashlib.sha256(f"structure\0{pages_key}\0{template_keys!r}".encode())
+    for record in site.public:
+        h.update(f"\0{record.id}:{record.head}".encode())
+    for issue in site.issues:
+        h.update(f"\0i:{issue.key}:{issue.head}".encode())
+    return h.hexdigest()
+
+
 def issue_digest(issue: Issue, heads: bool = False) -> str:
     """An issue: its key and its records' digests (with `heads`, their front matters)."""
     h = hashlib.sha256(("heads\0" if heads else "").encode() + issue.key.encode())

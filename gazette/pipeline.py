@@ -15,13 +15,13 @@ from .errors import Diagnostics, GazetteError, stop_on_errors
 from .load import load_site
 from .sources import read_text
 from .buildcache import BuildState, FileHashes, LoadCache, Session
-from .keys import digest_of, inputs_digest, neighbours, pages_digest, site_digest
-from .model import RunSettings, Site
+from .keys import digest_of, inputs_digest, neighbours, pages_digest, site_digest, structure_digest
+from .model import Record, RunSettings, Site
 from .progress import NO_PROGRESS, Progress
 from .render import data, feeds
 from .render import pdf as pdfmod
 from .render.batch import Reuse, render_pages
-from .render.html import HtmlRenderer
+from .render.html import PAGE_TEMPLATES, HtmlRenderer
 from .render.linkcheck import InternalLinks
 from .resolve import resolve
 from .writer import MARKER, NullWriter, Writer
@@ -248,7 +248,7 @@ def _build_site(site_dir: Path, out_dir: Path, workers, pdf, with_search, progre
         raise
     result.files = len(writer.written)
     result.reused = len(writer.linked)
-    _remember(writer, result, inputs, links, listing, rendered.template_refs, session)
+    _remember(writer, result, inputs, links, listing, rendered, session)
     return result
 
 
@@ -293,13 +293,16 @@ def _up_to_date(site_dir: Path, out_dir: Path, settings: RunSettings, inputs: st
 
 
 def _remember(writer: Writer, result: BuildResult, inputs: str | None, links: InternalLinks, listing: dict,
-              template_refs: dict, session: Session | None = None) -> None:
+              rendered, session: Session | None = None) -> None:
     """What the next build reuses: every file written, with its key; the
     pages' links; the output's listing (each file's size and time, as the
-    staging folder had them), the templates' references and this build's report."""
+    staging folder had them), the templates' references, the structure
+    digest and the records' digests (batch.Reuse.fast), and this build's report."""
     state = writer.state(listing)
     state.inputs = inputs or ""
-    state.extra = {"links": links.pages, "listing": listing, "report": _report(result), "template_refs": template_refs}
+    state.extra = {"links": links.pages, "listing": listing, "report": _report(result),
+                   "template_refs": rendered.template_refs, "structure": rendered.structure,
+                   "digests": {r.id: r.digest for r in result.site.public}}
     state.save(cache_dir(result.site), session)
 
 
@@ -387,21 +390,40 @@ def write_site(site: Site, writer: Writer, with_pdf: bool = False, with_search: 
     renderer = HtmlRenderer(site, resources.builtin_theme(), pdf=with_pdf, search=with_search, feed_list=feed_list)
     previous = getattr(writer, "previous", None)
     reuse = Reuse(pages_digest(site, site_key, resources.builtin_theme()), writer.out_dir, previous) if site_key and previous is not None else None
-    if reuse is not None and isinstance(previous.extra.get("template_refs"), dict):
-        renderer.template_refs = dict(previous.extra["template_refs"])
+    if reuse is not None:
+        _structure(site, renderer, reuse)
 
     def the_rest() -> None:  # while the pages render (in workers on a large site)
         write_static(site, writer)
         write_feeds(site, feed_list, urls, writer, site_key)
-        write_data(site, urls, writer, site_key)
+        write_data(site, urls, writer, site_key, reuse)
 
     rendered = render_pages(renderer, writer, workers, while_waiting=the_rest, reuse=reuse, settle=settle)
     rendered.template_refs = renderer.template_refs
+    rendered.structure = reuse.structure if reuse is not None else ""
     if links is not None:
         links.update(rendered.links)
-    writer.write("sitemap.xml", data.sitemap(rendered.sitemap, urls))
+    # the sitemap shows the pages' paths, languages and dates: the structure's
+    sitemap_key = digest_of(reuse.structure, "sitemap") if reuse is not None else None
+    if not writer.reuse("sitemap.xml", sitemap_key):
+        stubs = rendered.sitemap if rendered.complete else [p for p in renderer.pages() if p.in_sitemap]
+        writer.write("sitemap.xml", data.sitemap(stubs, urls), sitemap_key)
     writer.write("robots.txt", data.robots(urls))
     return rendered
+
+
+def _structure(site: Site, renderer: HtmlRenderer, reuse: Reuse) -> None:
+    """The build's structure digest (keys.structure_digest); when it is the
+    last build's, only the pages of records whose digest moved need keys."""
+    previous = reuse.previous
+    if isinstance(previous.extra.get("template_refs"), dict):
+        renderer.template_refs = dict(previous.extra["template_refs"])
+    renderer.template_keys()
+    reuse.structure = structure_digest(reuse.site_key, [renderer.template_key(n) for n in PAGE_TEMPLATES], site)
+    digests = previous.extra.get("digests")
+    if previous.extra.get("structure") == reuse.structure and isinstance(digests, dict):
+        reuse.fast = True
+        reuse.changed = frozenset(r.id for r in site.public if digests.get(r.id) != r.digest)
 
 
 def _keyed(writer: Writer, rel: str, key: str | None, make) -> None:
@@ -410,10 +432,14 @@ def _keyed(writer: Writer, rel: str, key: str | None, make) -> None:
         writer.write(rel, make(), key)
 
 
-def write_data(site: Site, urls, writer: Writer, site_key: str | None = None) -> None:
-    """Each record's JSON and files, the catalogue and the document-number table."""
+def write_data(site: Site, urls, writer: Writer, site_key: str | None = None, reuse: Reuse | None = None) -> None:
+    """Each record's JSON and files, the catalogue and the document-number
+    table.  With `reuse` and the last build's structure (Reuse.fast), a
+    record's JSON keeps the key it was written under unless a record it
+    shows (itself, its related records, its issue's) changed."""
+    kept = _json_keys(site, urls, reuse) if reuse is not None and reuse.fast else {}
     for record in site.public:
-        key = digest_of(site_key, "json", record, neighbours(record)) if site_key else None
+        key = kept.get(record.id) or (digest_of(site_key, "json", record, neighbours(record)) if site_key else None)
         _keyed(writer, urls.record_json(record.id), key, lambda: data.record_json(record, site, urls))
         files = {att.file for att in record.meta.attachments} | {rel for e in record.editions.values() for rel in e.images}
         for rel in sorted(files):
@@ -425,6 +451,27 @@ def write_data(site: Site, urls, writer: Writer, site_key: str | None = None) ->
            lambda: data.catalog(site, urls))
     _keyed(writer, "data/docnumbers.json", heads and digest_of(heads, "docnumbers"),
            lambda: search.doc_number_table(site, urls))
+
+
+def _json_keys(site: Site, urls, reuse: Reuse) -> dict[str, str]:
+    """Record id -> the key its JSON was written under, for records whose
+    JSON key cannot have moved: the key is made of the site digest (the
+    structure's), the record, its related records and its issue (by their
+    digests), and none of those is among the records that changed."""
+    changed = reuse.changed
+    issues = {r.issue.key for r in site.public if r.id in changed and r.issue is not None}
+    out = {}
+    for record in site.public:
+        if record.id in changed or (record.issue is not None and record.issue.key in issues):
+            continue
+        related = (group if isinstance(group, list) else [group] if isinstance(group, Record) else []
+                   for group in neighbours(record))  # the issue: above
+        if any(r.id in changed for group in related for r in group):
+            continue
+        entry = reuse.previous.files.get(urls.record_json(record.id))
+        if entry is not None and entry.key:
+            out[record.id] = entry.key
+    return out
 
 
 def write_feeds(site: Site, feed_list: list, urls, writer: Writer, site_key: str | None = None) -> None:

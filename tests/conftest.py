@@ -23,7 +23,10 @@ SITES = ROOT / "tests" / "sites"
 SHARED = ROOT.parent / "shared"
 EPOCH = "1735689600"  # 2025-01-01 08:00 in Asia/Shanghai: every build date in the tests
 os.environ["SOURCE_DATE_EPOCH"] = EPOCH
-os.environ.setdefault("GAZETTE_CACHE_DIR", tempfile.mkdtemp(prefix="gazette-test-cache-"))
+# the suite's own cache folder, removed when the run ends (pytest_unconfigure)
+_OWN_CACHE = None if "GAZETTE_CACHE_DIR" in os.environ else tempfile.mkdtemp(prefix="gazette-test-cache-")
+if _OWN_CACHE:
+    os.environ["GAZETTE_CACHE_DIR"] = _OWN_CACHE
 # the library reads no environment: what the command line would read, for the
 # tests that call it directly (CLI runs read the two variables above)
 CACHE = Path(os.environ["GAZETTE_CACHE_DIR"])
@@ -47,6 +50,11 @@ def pytest_configure(config):
     where = Path(gazette.__file__).resolve()
     if INSTALLED and (not where.is_relative_to(Path(INSTALLED).resolve()) or where.is_relative_to(ROOT)):
         pytest.exit(f"testing the installed gazette in {INSTALLED}, but imported {where}", returncode=3)
+
+
+def pytest_unconfigure(config):
+    if _OWN_CACHE:
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)
 
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

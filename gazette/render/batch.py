@@ -36,6 +36,8 @@ class Rendered:
     sitemap: list[Page] = field(default_factory=list)
     links: InternalLinks = field(default_factory=InternalLinks)
     rendered: int = 0  # pages rendered (the rest were taken from the last output by their keys)
+    complete: bool = True  # `sitemap` has every page's entry (else pages were kept without being made)
+    structure: str = ""  # Reuse.structure, for the next build
     template_refs: dict = field(default_factory=dict)  # HtmlRenderer.template_refs, for the next build
 
 
@@ -47,6 +49,12 @@ class Reuse:
     site_key: str
     out_dir: Path
     previous: BuildState
+    # keys.structure_digest of this build; when it is the last build's, `fast`,
+    # and only the pages of the records in `changed` (their digest moved) can
+    # have a new key: every other page keeps the key the last build wrote it under
+    structure: str = ""
+    fast: bool = False
+    changed: frozenset = frozenset()
 
 
 def _stub(page: Page) -> Page:
@@ -92,7 +100,13 @@ def _render_share(renderer: HtmlRenderer, share: int, shares: int, write, reuse:
     done = []
     if tree is not None:
         write = _write_into(tree)
-    for index, page in renderer.numbered_pages(share, shares):
+    for index, item in renderer.numbered_items(share, shares):
+        if reuse is not None and reuse.fast:
+            kept = _kept(renderer, reuse, item, tree)
+            if kept is not None:
+                done.append((index, *kept))
+                continue
+        page = item() if callable(item) else item
         file = urls.file_of(page.path)
         key = keys.page_key(reuse.site_key, page, renderer.template_key(page.template)) if reuse is not None else None
         old = _reused(reuse, file, key, tree)
@@ -109,6 +123,23 @@ def _render_share(renderer: HtmlRenderer, share: int, shares: int, write, reuse:
 
 
 _WRITTEN, _SAME, _REUSED = 0, 1, 2  # a page rendered and written; rendered to the last output's bytes; not rendered
+
+
+def _kept(renderer: HtmlRenderer, reuse: Reuse, item, tree: Staging | None) -> tuple | None:
+    """A page of a build whose structure is the last build's (Reuse.fast),
+    not a changed record's own: its key is the one the last build wrote it
+    under, so it is kept without being made (no sitemap stub); None when it
+    must be made (a changed record's page, a page rendered every time, a
+    file of the last output that is not intact)."""
+    record = renderer.item_record(item)
+    if record is not None and record.id in reuse.changed:
+        return None
+    file = renderer.item_file(item)
+    entry = reuse.previous.files.get(file)
+    if entry is None or not entry.key:
+        return None
+    old = _reused(reuse, file, entry.key, tree)
+    return None if old is None else (file, None, old[0], entry.key, old[1], _REUSED)
 
 
 # a forked worker's renderer, staging folder and reuse data, set once by _start in that worker
@@ -205,6 +236,8 @@ def _collect(results: list, writer, claim: bool) -> Rendered:
         if claim and how != _WRITTEN:
             writer.linked.add(file)
         out.rendered += how != _REUSED
-        if stub.in_sitemap:
+        if stub is None:
+            out.complete = False
+        elif stub.in_sitemap:
             out.sitemap.append(stub)
     return out

@@ -276,6 +276,11 @@ class HtmlRenderer:
         """(place in pages(), page) of every `shares`-th page from `share` on:
         a render worker's share.  Record and listing pages (nearly all of a
         site's) of other shares are not even made."""
+        for index, item in self.numbered_items(share, shares):
+            yield index, (item() if callable(item) else item)
+
+    def numbered_items(self, share: int = 0, shares: int = 1) -> Iterator[tuple[int, object]]:
+        """numbered_pages, each a page or a maker of one (item_file, item_record)."""
         index = 0
         for lang in self.site.languages:
             for section in (self.home_pages(lang), self._record_page_makers(lang), self.listing_pages(lang),
@@ -283,8 +288,27 @@ class HtmlRenderer:
                             (self.subscribe_page(lang), self.search_page(lang), self.not_found_page(lang))):
                 for item in section:
                     if index % shares == share:
-                        yield index, (item() if callable(item) else item)
+                        yield index, item
                     index += 1
+
+    def item_file(self, item) -> str:
+        """The output file of a page, or of a page's maker, without making it."""
+        if isinstance(item, functools.partial):
+            if item.func == self._record_page:
+                record, lang = item.args
+                return self.urls.file_of(self.urls.record(record.id, lang))
+            if item.func == self._listing_page:
+                base_of, lang, _chunk, n = item.args[:4]
+                return self.urls.file_of(self.urls.paged(base_of(lang), n))
+            item = item()
+        return self.urls.file_of(item.path)
+
+    def item_record(self, item) -> Record | None:
+        """The record whose own page `item` (a page or a maker) is, if any."""
+        if isinstance(item, functools.partial):
+            return item.args[0] if item.func == self._record_page else None
+        record = item.ctx.get("record")
+        return record if isinstance(record, Record) else None
 
     def _alternates(self, path_of) -> dict[str, str]:
         return {lang: path_of(lang) for lang in self.site.languages}
