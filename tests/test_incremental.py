@@ -30,7 +30,11 @@ def site(tmp_path) -> Path:
     from gazette import resources
 
     folder = tmp_path / "site"
-    shutil.copytree(resources.sample_site(), folder)
+    sample = resources.sample_site()  # in a source checkout, the repository itself: copy the site's parts only
+    folder.mkdir()
+    shutil.copy2(sample / "gazette.yaml", folder / "gazette.yaml")
+    for part in ("content", "themes"):
+        shutil.copytree(sample / part, folder / part)
     return folder
 
 
