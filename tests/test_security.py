@@ -411,3 +411,25 @@ def test_every_build_has_a_manifest_and_a_signed_one_verifies(site, tmp_path):
     assert run("build", "--site", site, "--out", unsigned, "--no-pdf", "--no-search").exit_code == 0
     assert "manifest.sig is missing" in run("verify", unsigned, "--key", public).output
     assert run("verify", unsigned).exit_code == 0
+
+
+# ------------------------------------------------------------------ list entries
+def test_list_entries_link_from_every_page_even_with_the_link_mark_in_a_title(site):
+    """A listing's entries are rendered once, with a mark where the link goes,
+    and each page puts its own relative URL there: a title that holds the
+    mark itself is rendered with each page's link instead, escaped."""
+    from gazette.render.html import _LINK_MARK
+
+    title = f"标题{_LINK_MARK}<b>&"
+    for rid, name in (("mk1", json.dumps(title, ensure_ascii=False)), ("mk2", "普通标题")):
+        path = add_record(site, rid, "")
+        path.write_text(path.read_text(encoding="utf-8").replace(f"title: 测试记录{rid}", f"title: {name}"), encoding="utf-8")
+    result = run("build", "--site", site, "--no-pdf", "--no-search")
+    assert result.exit_code == 0, result.output
+    shown = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for listing, up in (("index.html", ""), ("types/commendation/index.html", "../../"),
+                        ("years/2024/index.html", "../../")):
+        html = (site / "output" / listing).read_text(encoding="utf-8")
+        assert f'<a href="{up}records/mk1/">{shown}</a>' in html, listing
+        assert f'<a href="{up}records/mk2/">普通标题</a>' in html, listing
+        assert html.count(_LINK_MARK) == 1, listing  # the title's own, once

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Iterator
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .. import i18n, markdown
 from ..model import Issue, Record, Site
@@ -22,6 +22,11 @@ from .urls import Urls
 
 
 TAXONOMY_PAGES = ("topics", "tags", "issuers")
+
+# What a list entry's link is while the entry is rendered for the cache
+# (record_items_once): each page puts its own relative URL in its place.
+# Private-use characters, left as they are by HTML escaping.
+_LINK_MARK = "\ue000gazette-link\ue001"
 
 
 @dataclass
@@ -143,6 +148,7 @@ class HtmlRenderer:
         # list entries rendered so far, by the built-in macros.html only (a
         # site's own may show anything, the page it is on included)
         self._items: dict = {}
+        self._marking = False  # rendering an entry for self._items: record_link gives _LINK_MARK
         self._builtin_macros = os.path.normpath(builtin_theme / "templates" / "macros.html")
         self._template_keys: dict[str, str | None] = {}
         # template source's SHA-256 -> the names it refers to (keys.template_refs): the last build's, and this one's
@@ -178,38 +184,19 @@ class HtmlRenderer:
         def record_link(record: Record) -> dict:
             has = record.has(lang)
             return {
-                "url": url(urls.record(record.id, lang if has else default)),
+                "url": _LINK_MARK if self._marking else url(urls.record(record.id, lang if has else default)),
                 "title": record.title(lang),
                 "lang": lang if has else default,
                 "fallback": not has,
                 "record": record,
             }
 
-        def record_items_once(records: list[Record], show_type, anchor, macro) -> Markup:
-            """The built-in theme's list entries of records: each rendered once
-            per language, options and link (a site's own macros.html renders
-            every one)."""
-            code = getattr(getattr(macro, "_func", None), "__code__", None)  # jinja2's Macro: the template it is in
-            if code is None or code.co_filename != self._builtin_macros:
-                return Markup("").join(macro(r, show_type, anchor) for r in records)
-            if self._items.get("lang") != lang:  # pages come language by language: keep one language's entries
-                self._items.clear()
-                self._items["lang"] = lang
-            out = []
-            for record in records:
-                key = (record.id, bool(show_type), bool(anchor), url(urls.record(record.id, lang if record.has(lang) else default)))
-                item = self._items.get(key)
-                if item is None:
-                    item = self._items[key] = macro(record, show_type, anchor)
-                out.append(item)
-            return Markup("").join(out)
-
         return {
             **theme.base_context(site, lang, urls),
             "page": page,
             "url": url,
             "record_link": record_link,
-            "record_items_once": record_items_once,
+            "record_items_once": functools.partial(self._record_items, lang, url),
             "file_info": lambda r, rel: theme.file_info(r.path.with_name(r.id) / rel),
             "record_types": RECORD_TYPES,
             "record_pdf": (lambda r, l: url(urls.record_pdf(r.id, l))) if self.pdf else (lambda r, l: None),
@@ -222,6 +209,42 @@ class HtmlRenderer:
             "body": lambda edition: Markup(markdown.localize_files(edition.body_html, lambda rid: url(urls.attachment(rid, "")))),
             **page.ctx,
         }
+
+    def _record_items(self, lang: str, url, records: list[Record], show_type, anchor, macro) -> Markup:
+        """`record_items_once` of a page in `lang` whose links `url` makes:
+        the built-in theme's list entries of records, each rendered once per
+        language and options, with a mark where its link goes, which every
+        page fills with its own relative URL (a site's own macros.html
+        renders every one)."""
+        code = getattr(getattr(macro, "_func", None), "__code__", None)  # jinja2's Macro: the template it is in
+        if code is None or code.co_filename != self._builtin_macros:
+            return Markup("").join(macro(r, show_type, anchor) for r in records)
+        if self._items.get("lang") != lang:  # pages come language by language: keep one language's entries
+            self._items.clear()
+            self._items["lang"] = lang
+        urls, default = self.urls, self.site.default_lang
+        out = []
+        for record in records:
+            key = (record.id, bool(show_type), bool(anchor))
+            parts = self._items.get(key)
+            if parts is None:
+                parts = self._items[key] = self._entry_parts(macro, record, show_type, anchor) or False
+            if parts:
+                target = urls.record(record.id, lang if record.has(lang) else default)
+                out += (parts[0], escape(url(target)), parts[1])
+            else:  # the mark is in the record's own text: rendered with this page's link
+                out.append(str(macro(record, show_type, anchor)))
+        return Markup("".join(out))
+
+    def _entry_parts(self, macro, record: Record, show_type, anchor) -> tuple[str, str] | None:
+        """A list entry rendered with _LINK_MARK for its link: the HTML before
+        and after the mark; None when the mark is not there exactly once."""
+        self._marking = True
+        try:
+            pieces = str(macro(record, show_type, anchor)).split(_LINK_MARK)
+        finally:
+            self._marking = False
+        return (pieces[0], pieces[1]) if len(pieces) == 2 else None
 
     def issue_pdfs(self, issue: Issue, url, lang: str | None = None) -> dict:
         """Links to an issue's PDFs: every released version, or the current
@@ -531,7 +554,7 @@ class Deferred:
 def json_for_script(data) -> str:
     """JSON for a <script> element: '<', '>' and '&' as \\u escapes, so no
     text (`</script>`, `<!--`, `]]>`) can end or change the script block."""
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1)
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))  # json's C encoder: no indent
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
