@@ -193,6 +193,7 @@ def pdfs_on_dask(site: Path, count: int) -> None:
         try:
             renderer = PdfRenderer(loaded, resources.builtin_theme(), cache, 2, scheduler=scheduler)
             jobs = [PdfJob(r.id, renderer.record_html(r, loaded.default_lang)) for r in records]
+            quiet()  # a settled machine: the search builds before leave the deletion of their files behind
             start = time.perf_counter()
             renderer.run(jobs)
             return time.perf_counter() - start
