@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
+from .resources import code_identity
 from .safefs import stats_under
 
 _MAGIC = b"gazette-cache 2\n"  # 2: load results hold head_sha256
@@ -122,7 +122,7 @@ class FileHashes:
         self.saved_at = 0
         self.read = 0  # files read (not known, or changed)
         stored = _read_sealed(self.path) if self.path is not None and trust else None
-        if isinstance(stored, dict) and stored.get("gazette") == __version__ and isinstance(stored.get("entries"), dict):
+        if isinstance(stored, dict) and stored.get("gazette") == code_identity() and isinstance(stored.get("entries"), dict):
             self.known, self.saved_at = stored["entries"], int(stored.get("saved_at") or 0)
 
     def sha256(self, path: str) -> str:
@@ -146,7 +146,7 @@ class FileHashes:
         """Keep this run's digests for the next (when any file was read)."""
         if self.path is None or (not self.read and self.now.keys() == self.known.keys()):
             return
-        _write_sealed(self.path, {"gazette": __version__, "saved_at": time.time_ns(), "entries": self.now})
+        _write_sealed(self.path, {"gazette": code_identity(), "saved_at": time.time_ns(), "entries": self.now})
 
 
 class LoadCache:
@@ -171,7 +171,7 @@ class LoadCache:
         elif self.folder is not None and self.folder.is_dir():
             for path in sorted(self.folder.glob("*.cache")):
                 stored = _read_sealed(path)
-                if isinstance(stored, dict) and stored.get("gazette") == __version__ and isinstance(stored.get("entries"), dict):
+                if isinstance(stored, dict) and stored.get("gazette") == code_identity() and isinstance(stored.get("entries"), dict):
                     self.entries[path.stem] = stored["entries"]
 
     def get(self, key: str):
@@ -207,7 +207,7 @@ class LoadCache:
             if stored.keys() == used.keys():
                 continue
             if used:
-                _write_sealed(self.folder / f"{shard}.cache", {"gazette": __version__, "entries": used})
+                _write_sealed(self.folder / f"{shard}.cache", {"gazette": code_identity(), "entries": used})
             else:
                 (self.folder / f"{shard}.cache").unlink(missing_ok=True)
         self.entries = {k: dict(v) for k, v in self.used.items()}
@@ -256,14 +256,14 @@ class BuildState:
             return kept
         stored = _read_sealed(path)
         out = str(Path(out_dir).resolve())
-        if (isinstance(stored, dict) and stored.get("gazette") == __version__ and isinstance(stored.get("state"), cls)
+        if (isinstance(stored, dict) and stored.get("gazette") == code_identity() and isinstance(stored.get("state"), cls)
                 and stored["state"].out_dir == out):
             return stored["state"]
         return cls(out_dir=out)
 
     def save(self, cache_dir: Path, session: "Session | None" = None) -> None:
         path = self.path_for(cache_dir, Path(self.out_dir))
-        _write_sealed(path, {"gazette": __version__, "state": self})
+        _write_sealed(path, {"gazette": code_identity(), "state": self})
         if session is not None:
             session.keep_state(path, self)
 

@@ -3,10 +3,11 @@
 An incremental build reuses a file of the last output when its key is the one
 that file was written under.  A key covers, for every output:
 
-* the site digest: gazette's version, the build's options, the
-  configuration, the taxonomies and issue files, both theme layers (every
-  file but the templates), the archive of released issues, and the build
-  date (validity and consultation phases depend on it);
+* the site digest: gazette's version and code (resources.code_identity),
+  the build's options, the configuration, the taxonomies and issue files,
+  both theme layers (every file but the templates), the archive of
+  released issues, and the build date (validity and consultation phases
+  depend on it);
 * a page also the templates it renders with: its own and those it extends,
   includes or imports (template_digest), so a change to listing.html renders
   the listings again and nothing else;
@@ -44,8 +45,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from . import __version__
 from .model import Issue, Record, Site
+from .resources import code_identity
 
 
 class Covered:
@@ -99,7 +100,7 @@ def tree_digest(folder: Path, by_content: bool | tuple = True, skip: str | None 
 
 def inputs_digest(site_dir: Path, builtin_theme: Path, out_dir: Path, epoch: str, options: dict,
                   extra: list[str] = (), hashes=None) -> str:
-    """Every input of a build, before it loads anything: gazette's version, the
+    """Every input of a build, before it loads anything: gazette's version and code, the
     options, the build time, the output folder, gazette.yaml, content/ and
     themes/ (the bytes of text files, size and time of the rest), archive/
     (size and time), the built-in theme, and `extra` (fonts, tool versions).
@@ -107,7 +108,7 @@ def inputs_digest(site_dir: Path, builtin_theme: Path, out_dir: Path, epoch: str
     untouched, means the output is already what this build would write.
     `hashes`: a buildcache.FileHashes (files whose status is unchanged are not read)."""
     root = Path(site_dir)
-    h = hashlib.sha256(f"gazette {__version__}\0{sorted(options.items())!r}\0{epoch}\0{Path(out_dir).resolve()}"
+    h = hashlib.sha256(f"gazette {code_identity()}\0{sorted(options.items())!r}\0{epoch}\0{Path(out_dir).resolve()}"
                        f"\0{root.resolve()}".encode())
     h.update(file_digest(root / "gazette.yaml").encode())
     for part, how in ((root / "content", _TEXT), (root / "themes", _TEXT), (root / "archive", False), (builtin_theme, True)):
@@ -142,7 +143,7 @@ def head_digest(heads: list[str], public: bool) -> str:
 
 def site_digest(site: Site, builtin_theme: Path, options: dict) -> str:
     root = site.root
-    h = hashlib.sha256(f"gazette {__version__}\0{sorted(options.items())!r}\0{site.build_date.isoformat()}".encode())
+    h = hashlib.sha256(f"gazette {code_identity()}\0{sorted(options.items())!r}\0{site.build_date.isoformat()}".encode())
     h.update(file_digest(root / "gazette.yaml").encode())
     for part in (root / "content" / "_taxonomy", root / "content" / "issues"):
         h.update(tree_digest(part).encode())

@@ -7,8 +7,11 @@ repository's own folders.  Nothing else is looked at.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 from pathlib import Path
 
+from . import __version__
 from .errors import GazetteError
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -34,3 +37,15 @@ def sample_site() -> Path:
     if not (root / "gazette.yaml").is_file() or not (root / "content").is_dir():
         raise GazetteError(f"the bundled sample gazette is missing ({root}); reinstall gazette")
     return root
+
+
+@functools.cache
+def code_identity() -> str:
+    """gazette's version and a digest of its own code (every .py file of the
+    package, by path and bytes).  Build caches and output keys carry it, so
+    nothing kept by one gazette is taken by a build of other code, though
+    its version number be the same (a source checkout between releases)."""
+    h = hashlib.sha256()
+    for path in sorted(_PACKAGE.rglob("*.py")):
+        h.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"{__version__}+{h.hexdigest()[:16]}"

@@ -169,6 +169,27 @@ def test_a_build_with_nothing_changed_says_so_and_writes_nothing(site, tmp_path)
     assert b"edited" not in page.read_bytes()
 
 
+def test_a_build_by_other_gazette_code_reuses_nothing(site, tmp_path, monkeypatch):
+    """Caches and keys carry gazette's version and a digest of its code: the
+    same version number with other code (a source checkout between releases,
+    whose output may differ) loads, keys and renders everything anew."""
+    from gazette import buildcache, keys, load
+
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    first = _build(site, out, cache)
+    again = _build(site, out, cache)
+    assert again.up_to_date is not None  # the same code: nothing to do
+    loaded = []
+    monkeypatch.setattr(load, "load_record_file", lambda *a, f=load.load_record_file, **k: loaded.append(a[1]) or f(*a, **k))
+    for module in (buildcache, keys):
+        monkeypatch.setattr(module, "code_identity", lambda: "0.1.0+other-code")
+    other = _build(site, out, cache)
+    assert other.up_to_date is None
+    assert len(loaded) == len(list((site / "content" / "records").rglob("*.md")))  # none from the load cache
+    assert other.rendered == first.pages == other.pages  # no page kept under its old key
+    assert _tree(out) == _tree(_build(site, tmp_path / "clean", tmp_path / "clean-cache", clean=True).out_dir)
+
+
 def test_a_killed_build_leaves_the_last_output_whole(site, tmp_path):
     """Kill the build at many moments; every time the output is exactly the last
     good one, and the next build is exactly a clean build."""
@@ -221,9 +242,9 @@ def test_a_damaged_or_planted_cache_is_never_trusted(site, tmp_path):
         def __reduce__(self):
             return (os.system, (f"touch {marker}",))
 
-    from gazette import buildcache
+    from gazette import buildcache, resources
 
-    payload = pickle.dumps({"gazette": buildcache.__version__, "entries": {"ab" + "0" * 62: Evil()}})
+    payload = pickle.dumps({"gazette": resources.code_identity(), "entries": {"ab" + "0" * 62: Evil()}})
     (cache / "load" / "ab.cache").write_bytes(buildcache._seal(payload))
     # and a page of the output edited by hand, same size
     page = out / "index.html"

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-from .. import __version__, markdown
+from .. import markdown
+from ..resources import code_identity
 from ..errors import GazetteError
 from ..model import Issue, Record, Site
 from ..progress import NO_PROGRESS, Progress
@@ -238,7 +239,7 @@ class PdfRenderer:
         self.env.filters["css_string"] = css_string
         self.env.tests["contains"] = lambda container, item: item in container
         import weasyprint
-        self.salt = f"{weasyprint.__version__}\0{__version__}\0{self.variant}\0{site.config.pdf.paper}\0{Fonts().fingerprint()}\0"
+        self.salt = f"{weasyprint.__version__}\0{code_identity()}\0{self.variant}\0{site.config.pdf.paper}\0{Fonts().fingerprint()}\0"
         self.rendered = 0  # PDFs rendered by WeasyPrint in this build (the rest came from the cache)
 
     # file names come from Urls, the one place that knows where outputs go
