@@ -274,7 +274,8 @@ def serve(site_dir: Path, port: int, out_dir: Path | None):
     Rebuilds whenever gazette.yaml, content/ or themes/ change, incrementally
     (as `gazette build`), keeping the loaded records and the last build's
     state in memory between rebuilds.  When a build fails, every page shows
-    its problems and the server keeps running.
+    its problems and the server keeps running.  Ctrl+C (or SIGTERM, SIGHUP)
+    stops it; without --out, its temporary output folder is removed.
     """
     from .serve import serve as run_serve
 

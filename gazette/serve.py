@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import tempfile
 import threading
@@ -193,12 +194,42 @@ class Handler(SimpleHTTPRequestHandler):
 
 def serve(site_dir: Path, port: int, host: str = "127.0.0.1", interval: float = 0.5, out_dir: Path | None = None,
           settings=None) -> None:
+    """Build, serve and rebuild until stopped: Ctrl+C, or a termination or
+    hang-up signal (a service manager, a closed terminal), after which the
+    temporary output folder (without `out_dir`) is removed."""
     site_dir = Path(site_dir).resolve()
+    _stop_on_signals()
     tmp = None
-    if out_dir is None:
-        tmp = Path(tempfile.mkdtemp(prefix="gazette-serve-"))
-        out_dir = tmp / "site"
-    state = PreviewState(site_dir, Path(out_dir), settings=settings)
+    try:
+        if out_dir is None:
+            tmp = Path(tempfile.mkdtemp(prefix="gazette-serve-"))
+            out_dir = tmp / "site"
+        _serve(site_dir, Path(out_dir), host, port, interval, settings)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP stop the server as Ctrl+C does (the default action
+    would end the process on the spot and leave its output folder behind).
+    Only the main thread can be given signals."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            signal.signal(number, stop)
+
+
+def _serve(site_dir: Path, out_dir: Path, host: str, port: int, interval: float, settings) -> None:
+    state = PreviewState(site_dir, out_dir, settings=settings)
     # Snapshot before the first build: a file saved during the build, or before
     # the watcher thread gets going, still triggers a rebuild.
     initial = snapshot(site_dir)
@@ -223,10 +254,6 @@ def serve(site_dir: Path, port: int, host: str = "127.0.0.1", interval: float = 
     watcher.start()
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     finally:
         stop.set()
         server.server_close()
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)

@@ -1,14 +1,17 @@
 """`gazette serve`: a real server process, real HTTP, real file edits."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 
+import pytest
 from conftest import SITES
 
 
@@ -30,10 +33,10 @@ def wait_for(predicate, timeout=30.0):
     raise AssertionError("condition not met in time")
 
 
-def start(site, *extra):
+def start(site, *extra, env=None):
     """`gazette serve` on a free port -> (process, URL of the site)."""
     proc = subprocess.Popen([sys.executable, "-m", "gazette.cli", "serve", "--site", str(site), "--port", "0", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     line = proc.stdout.readline()
     while "serving" not in line:
         assert line, "serve exited early"
@@ -138,3 +141,24 @@ def test_a_save_rebuilds_incrementally_unchanged_pages_are_carried_over(tmp_path
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"])
+def test_a_stopped_server_removes_its_temporary_output(tmp_path, stop):
+    """Ctrl+C, a service manager's SIGTERM or a closed terminal's SIGHUP: the
+    server stops cleanly and its output folder (a whole built site, in the
+    temporary folder) goes with it."""
+    site, temp = tmp_path / "site", tmp_path / "tmp"
+    shutil.copytree(SITES / "valid" / "edge", site)
+    temp.mkdir()
+    proc, url = start(site, env=dict(os.environ, TMPDIR=str(temp)))
+    try:
+        assert fetch(url)[0] == 200
+        made = [p.name for p in temp.iterdir()]
+        assert len(made) == 1 and made[0].startswith("gazette-serve-")  # the output is there while it serves
+        proc.send_signal(stop)
+        assert proc.wait(timeout=20) == 0
+        assert list(temp.iterdir()) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
