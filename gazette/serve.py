@@ -257,3 +257,4 @@ def _serve(site_dir: Path, out_dir: Path, host: str, port: int, interval: float,
     finally:
         stop.set()
         server.server_close()
+        watcher.join(timeout=60)  # a rebuild under way ends first: nothing is written after the folder goes
